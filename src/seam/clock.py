@@ -1,0 +1,37 @@
+"""Time as Seam stores it: integer microseconds since the epoch, rendered as ISO-8601 UTC."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def to_iso(us: int | None) -> str | None:
+    """`2026-06-09T12:00:00.000Z`: millisecond precision, as Segment writes timestamps."""
+    if us is None:
+        return None
+    dt = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(raw: object) -> int | None:
+    """Microseconds for an ISO-8601 string (a missing zone means UTC), or None if unparseable."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

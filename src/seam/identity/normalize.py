@@ -1,0 +1,62 @@
+"""Normalized forms of the identifiers a contact is looked up by (SPEC §4)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import phonenumbers
+
+IDENTIFIER_KINDS = ("email", "linkedin_url", "phone")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LINKEDIN = re.compile(
+    r"^(?:https?://)?(?:[a-z]{2,3}\.)?(?:www\.)?linkedin\.com/in/([^/?#\s]+)/?(?:[?#].*)?$"
+)
+
+
+def normalize_email(raw: object) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    email = raw.strip().lower()
+    return email if _EMAIL.match(email) and len(email) <= 320 else None
+
+
+def normalize_phone(raw: object, default_region: str | None) -> str | None:
+    """E.164, using the workspace's region for numbers written without a country code."""
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        return None
+    try:
+        number = phonenumbers.parse(str(raw), default_region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_linkedin(raw: object) -> str | None:
+    """`linkedin.com/in/<slug>`: lower-case, no scheme, `www`, query or trailing slash."""
+    if not isinstance(raw, str):
+        return None
+    match = _LINKEDIN.match(raw.strip().lower())
+    return f"linkedin.com/in/{match.group(1)}" if match else None
+
+
+def identifiers_from_traits(
+    traits: Mapping[str, Any], default_region: str | None
+) -> dict[str, str]:
+    """The identifiers carried by a set of traits, in the SPEC's lookup order; values that do not
+    parse are left out (they stay ordinary traits)."""
+    found: dict[str, str] = {}
+    email = normalize_email(traits.get("email"))
+    if email:
+        found["email"] = email
+    linkedin = normalize_linkedin(traits.get("linkedin_url") or traits.get("linkedin"))
+    if linkedin:
+        found["linkedin_url"] = linkedin
+    phone = normalize_phone(traits.get("phone"), default_region)
+    if phone:
+        found["phone"] = phone
+    return found

@@ -1,0 +1,46 @@
+"""Versioned schema migrations, applied in order and recorded in `seam_schema_version`.
+
+Each migration is a function of a connection. Version 1 is the whole initial schema; later
+versions add to it. Concurrent `seam serve` processes may all call `migrate`: on PostgreSQL an
+advisory lock serializes them, on SQLite the write transaction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select, text
+
+from seam.clock import now_us
+from seam.store.engine import Database
+from seam.store.tables import metadata, schema_version
+
+Migration = Callable[[Connection], None]
+
+
+def _initial_schema(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial schema", _initial_schema),
+]
+
+_LOCK_KEY = 0x5EA3
+
+
+def migrate(db: Database) -> list[int]:
+    """Apply the migrations this database lacks; returns the versions applied."""
+    applied: list[int] = []
+    with db.writer.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        schema_version.create(conn, checkfirst=True)
+        done = set(conn.execute(select(schema_version.c.version)).scalars())
+        for version, _description, apply in MIGRATIONS:
+            if version in done:
+                continue
+            apply(conn)
+            conn.execute(schema_version.insert().values(version=version, applied_at=now_us()))
+            applied.append(version)
+    return applied

@@ -115,7 +115,9 @@ visitors = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("workspace_id", ID, nullable=False),
     Column("message_id", String(255), nullable=False),
     Column("type", String(16), nullable=False),
@@ -164,7 +166,9 @@ memberships = Table(
 audit = Table(
     "audit",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("workspace_id", ID, nullable=False),
     Column("at", BigInteger, nullable=False),
     Column("action", String(32), nullable=False),
@@ -183,7 +187,9 @@ audit = Table(
 quarantine = Table(
     "quarantine",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("workspace_id", ID, nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Column("code", String(64), nullable=False),

@@ -1,0 +1,1 @@
+"""HTTP: Starlette routes grouped by resource; each handler parses, calls, renders."""

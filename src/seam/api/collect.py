@@ -1,0 +1,71 @@
+"""POST /v1/collect: the tracker's endpoint (SPEC §6)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.clock import now_us
+from seam.errors import Forbidden, SeamError
+from seam.ingest.body import decode_json
+
+from .auth import authenticate, key_from_headers
+from .browser import allowed_origin, cors_headers, fingerprint
+from .envelope import error_response
+from .ingest import body_key, read_body, split_batch, store_batch
+from .state import app_state
+
+
+async def collect(request: Request) -> Response:
+    received_at = now_us()
+    payload = decode_json(await read_body(request))
+    key = request.query_params.get("key") or body_key(payload) or key_from_headers(request)
+    principal = await authenticate(request, key, "events:write")
+    if principal.key.is_secret:
+        raise Forbidden(
+            "a secret key must never be used in a browser; use the write key",
+            code="secret_key_in_browser",
+        )
+    workspace = principal.workspace
+    origin = allowed_origin(request, workspace)
+    try:
+        if isinstance(payload, dict) and "batch" not in payload:
+            payload = {"batch": [payload]}
+        if (
+            workspace.cookieless
+            and isinstance(payload, dict)
+            and isinstance(payload.get("batch"), list)
+        ):
+            visitor = await fingerprint(app_state(request), request, workspace)
+            for message in payload["batch"]:
+                if isinstance(message, dict):
+                    message.pop("anonymous_id", None)
+                    message["anonymousId"] = visitor
+        messages, rejected = split_batch(payload, received_at)
+        response = await store_batch(request, principal.caller(), messages, rejected)
+    except SeamError as exc:
+        return error_response(
+            request, exc.status, exc.code, exc.message, exc.details, cors_headers(origin)
+        )
+    response.headers.update(cors_headers(origin))
+    return response
+
+
+async def preflight(request: Request) -> Response:
+    """Answered with CORS only for an origin of the workspace named by `?key=`."""
+    key = request.query_params.get("key")
+    if key:
+        try:
+            principal = await authenticate(request, key, "events:write")
+            origin = allowed_origin(request, principal.workspace)
+        except SeamError:
+            return Response(status_code=204)
+        return Response(status_code=204, headers=cors_headers(origin))
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/v1/collect", collect, methods=["POST"]),
+    Route("/v1/collect", preflight, methods=["OPTIONS"]),
+]

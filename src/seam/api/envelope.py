@@ -1,0 +1,71 @@
+"""JSON responses and the SPEC's error envelope."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from seam.errors import SeamError
+
+log = logging.getLogger("seam.api")
+_encode = msgspec.json.Encoder().encode
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_request"}
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encode(content)
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid
+    return str(rid)
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSON:
+    body = {
+        "status": "error",
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or [],
+            "request_id": request_id(request),
+        },
+    }
+    return JSON(body, status_code=status, headers=headers)
+
+
+async def seam_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SeamError)
+    return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(request, exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    # Logged without the request body: it may hold personal data.
+    log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(request, 500, "internal_error", "an unexpected error occurred")

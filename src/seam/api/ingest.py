@@ -1,0 +1,161 @@
+"""Segment-compatible ingestion: /v1/identify|track|page|screen|group|alias|batch|import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.clock import now_us, to_iso
+from seam.errors import BadRequest, PayloadTooLarge
+from seam.ingest.apply import Caller, IdentifyOutcome
+from seam.ingest.body import MAX_BODY, MAX_MESSAGE, decode_json, decompress, encoded_size, raw_bytes
+from seam.ingest.message import Message, Rejection, validate
+from seam.ingest.writer import Job
+
+from .auth import Principal, authenticate, key_from_headers
+from .envelope import JSON
+from .state import app_state
+
+SINGLE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+# Compressed bodies may exceed the limit slightly only if incompressible; beyond this margin a
+# body cannot decompress to fewer than MAX_BODY bytes worth of messages we would accept.
+RAW_BODY_LIMIT = MAX_BODY + 64 * 1024
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > RAW_BODY_LIMIT:
+        raise PayloadTooLarge(f"the request body exceeds {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > RAW_BODY_LIMIT:
+            raise PayloadTooLarge(f"the request body exceeds {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return decompress(b"".join(chunks), request.headers.get("content-encoding"))
+
+
+def body_key(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        key = payload.get("writeKey") or payload.get("write_key")
+        return key if isinstance(key, str) else None
+    return None
+
+
+async def principal_for(request: Request, payload: Any, scope: str) -> Principal:
+    return await authenticate(request, key_from_headers(request) or body_key(payload), scope)
+
+
+def split_batch(
+    payload: Any, received_at: int
+) -> tuple[list[Message], list[tuple[int, Rejection, Any]]]:
+    """Validate each message of a batch body; the bad ones are reported by index."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+        raise BadRequest("the body must be an object with a `batch` array", code="invalid_message")
+    context = payload.get("context")
+    context = context if isinstance(context, dict) else {}
+    messages: list[Message] = []
+    rejected: list[tuple[int, Rejection, Any]] = []
+    for index, raw in enumerate(payload["batch"]):
+        if encoded_size(raw) > MAX_MESSAGE:
+            rejected.append(
+                (
+                    index,
+                    Rejection("payload_too_large", f"a message exceeds {MAX_MESSAGE} bytes"),
+                    raw,
+                )
+            )
+            continue
+        checked = validate(
+            raw, received_at=received_at, batch_context=context, batch_sent_at=payload.get("sentAt")
+        )
+        if isinstance(checked, Rejection):
+            rejected.append((index, checked, raw))
+        else:
+            messages.append(checked)
+    return messages, rejected
+
+
+async def store_batch(
+    request: Request,
+    caller: Caller,
+    messages: list[Message],
+    rejected: list[tuple[int, Rejection, Any]],
+) -> JSON:
+    state = app_state(request)
+    await state.writer.submit(
+        Job(caller, messages, [(r.code, r.message, raw_bytes(raw)) for _, r, raw in rejected])
+    )
+    state.count("events_accepted", len(messages))
+    state.count("events_rejected", len(rejected))
+    return JSON(
+        {
+            "status": "success",
+            "accepted": len(messages),
+            "rejected": [
+                {"index": i, "code": r.code, "message": r.message} for i, r, _ in rejected
+            ],
+        }
+    )
+
+
+async def batch(request: Request) -> Response:
+    received_at = now_us()
+    if not key_from_headers(request):
+        payload = decode_json(await read_body(request))
+        principal = await principal_for(request, payload, "events:write")
+    else:
+        principal = await principal_for(request, None, "events:write")
+        payload = decode_json(await read_body(request))
+    messages, rejected = split_batch(payload, received_at)
+    return await store_batch(request, principal.caller(), messages, rejected)
+
+
+def identify_body(outcome: IdentifyOutcome, message: Message) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "success",
+        "contact_id": outcome.contact_id,
+        "created": outcome.created,
+        "events_linked": outcome.events_linked,
+        "visitor_bound": outcome.visitor_bound,
+        "timestamp": to_iso(message.timestamp),
+    }
+    if outcome.refused_reason:
+        body["refused_reason"] = outcome.refused_reason
+    return body
+
+
+async def single(request: Request) -> Response:
+    kind = request.url.path.rsplit("/", 1)[-1]
+    received_at = now_us()
+    header_key = key_from_headers(request)
+    principal = await principal_for(request, None, "events:write") if header_key else None
+    data = await read_body(request)
+    payload = decode_json(data)
+    if principal is None:
+        principal = await principal_for(request, payload, "events:write")
+    if len(data) > MAX_MESSAGE:
+        raise PayloadTooLarge(f"a message exceeds {MAX_MESSAGE} bytes")
+    checked = validate(payload, received_at=received_at, default_type=kind)
+    state = app_state(request)
+    caller = principal.caller()
+    if isinstance(checked, Rejection):
+        await state.writer.submit(Job(caller, [], [(checked.code, checked.message, data)]))
+        state.count("events_rejected")
+        raise BadRequest(checked.message, code=checked.code)
+    (outcome,) = await state.writer.submit(Job(caller, [checked]))
+    state.count("events_accepted")
+    if isinstance(outcome, IdentifyOutcome):
+        return JSON(identify_body(outcome, checked))
+    return JSON({"status": "success"})
+
+
+routes = [
+    *(Route(f"/v1/{kind}", single, methods=["POST"]) for kind in SINGLE_TYPES),
+    Route("/v1/batch", batch, methods=["POST"]),
+    Route("/v1/import", batch, methods=["POST"]),
+]

@@ -1,0 +1,50 @@
+"""Query-string parameters, validated into the SPEC's 400 envelope."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from seam.clock import parse_iso
+from seam.errors import BadRequest
+
+
+def text(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def limit(request: Request, default: int = 100, maximum: int = 1000) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit must be an integer from 1 to {maximum}", code="invalid_parameter")
+    return int(raw)
+
+
+def boolean(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"{name} must be true or false", code="invalid_parameter")
+
+
+def timestamp(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    parsed = parse_iso(raw)
+    if parsed is None:
+        raise BadRequest(f"{name} must be an ISO-8601 date-time", code="invalid_parameter")
+    return parsed
+
+
+def choice(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = request.query_params.get(name) or default
+    if raw not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}", code="invalid_parameter")
+    return raw

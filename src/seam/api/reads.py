@@ -1,0 +1,207 @@
+"""Reading: events, contacts, visitors, audit and quarantine (SPEC §7, §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.errors import BadRequest, NotFound
+from seam.identity.normalize import normalize_email, normalize_linkedin, normalize_phone
+from seam.store import audit as audit_repo
+from seam.store import events as events_repo
+from seam.store import quarantine as quarantine_repo
+from seam.store import reads, visitors
+
+from . import params, render
+from .auth import require
+from .envelope import JSON
+from .state import app_state
+
+
+async def _read(request: Request, work: Any) -> Any:
+    db = app_state(request).db
+
+    def run() -> Any:
+        with db.reader.connect() as conn:
+            return work(conn)
+
+    return await run_in_threadpool(run)
+
+
+async def list_events(request: Request) -> Response:
+    principal = await require(request, "events:read")
+    ws = principal.workspace.id
+    q = events_repo.EventQuery(
+        contact_id=params.text(request, "contact_id"),
+        anonymous_id=params.text(request, "anonymous_id"),
+        session_id=params.text(request, "session_id"),
+        identified_only=params.boolean(request, "identified_only"),
+        types=tuple(t for t in (params.text(request, "type") or "").split(",") if t),
+        since=params.timestamp(request, "since"),
+        until=params.timestamp(request, "until"),
+        descending=params.choice(request, "order", ("desc", "asc"), "desc") == "desc",
+        limit=params.limit(request),
+    )
+    if not (q.contact_id or q.anonymous_id or q.session_id or q.since is not None):
+        raise BadRequest(
+            "give at least one of contact_id, anonymous_id, session_id, since",
+            code="missing_filter",
+        )
+    cursor = params.text(request, "cursor")
+    if cursor:
+        ts, last_id = render.decode_cursor(cursor, 2)
+        if not (ts.lstrip("-").isdigit() and last_id.isdigit()):
+            raise BadRequest("the cursor is not valid", code="invalid_cursor")
+        q = events_repo.EventQuery(**{**q.__dict__, "after": (int(ts), int(last_id))})
+
+    def work(conn: Any) -> tuple[list[Any], dict[int, int]]:
+        rows = events_repo.find(conn, ws, q)
+        sessions = {
+            r.session_id
+            for r in rows
+            if r.type == "page" and r.duration_ms is None and r.session_id
+        }
+        pages = events_repo.page_views_of_sessions(conn, ws, sessions)
+        return rows, render.derived_durations(rows, pages)
+
+    rows, durations = await _read(request, work)
+    next_cursor = (
+        render.encode_cursor(rows[-1].timestamp, rows[-1].id) if len(rows) == q.limit else None
+    )
+    return JSON({"data": [render.event(r, durations) for r in rows], "next_cursor": next_cursor})
+
+
+async def get_contact(request: Request) -> Response:
+    principal = await require(request, "contacts:read")
+    contact_id = request.path_params["contact_id"]
+    view = await _read(request, lambda c: reads.contact_view(c, principal.workspace.id, contact_id))
+    if view is None:
+        raise NotFound("no such contact")
+    return JSON({"data": render.contact(view)})
+
+
+async def list_contacts(request: Request) -> Response:
+    principal = await require(request, "contacts:read")
+    ws = principal.workspace
+    identifier: tuple[str, str] | None = None
+    for kind, normalize in (
+        ("email", normalize_email),
+        ("phone", lambda v: normalize_phone(v, ws.default_region)),
+        ("linkedin_url", normalize_linkedin),
+    ):
+        raw = params.text(request, kind)
+        if raw is not None:
+            identifier = (kind, normalize(raw) or raw)
+    before: tuple[int, str] | None = None
+    cursor = params.text(request, "cursor")
+    if cursor:
+        created, cid = render.decode_cursor(cursor, 2)
+        if not created.isdigit():
+            raise BadRequest("the cursor is not valid", code="invalid_cursor")
+        before = (int(created), cid)
+    limit = params.limit(request, default=50, maximum=500)
+    rows = await _read(
+        request,
+        lambda c: reads.find_contacts(
+            c,
+            ws.id,
+            external_id=params.text(request, "external_id"),
+            identifier=identifier,
+            q=params.text(request, "q"),
+            before=before,
+            limit=limit,
+        ),
+    )
+    next_cursor = (
+        render.encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
+    )
+    return JSON({"data": [render.contact_summary(r) for r in rows], "next_cursor": next_cursor})
+
+
+async def get_visitor(request: Request) -> Response:
+    principal = await require(request, "contacts:read")
+    ws = principal.workspace.id
+    anonymous_id = request.path_params["anonymous_id"]
+
+    def work(conn: Any) -> tuple[Any, int, Any]:
+        row = visitors.get(conn, ws, anonymous_id)
+        if row is None:
+            return None, 0, None
+        count = events_repo.count_for_visitor(conn, ws, anonymous_id)
+        contact = reads.contact_view(conn, ws, row.contact_id) if row.contact_id else None
+        return row, count, contact
+
+    row, count, contact = await _read(request, work)
+    if row is None:
+        raise NotFound("this visitor was never seen")
+    return JSON(
+        {
+            "data": {
+                **render.visitor_binding(row),
+                "contact_id": row.contact_id,
+                "contact": render.contact(contact) if contact else None,
+                "event_count": count,
+            }
+        }
+    )
+
+
+async def list_audit(request: Request) -> Response:
+    principal = await require(request, "contacts:read")
+    limit = params.limit(request)
+    cursor = params.text(request, "cursor")
+    before_id = None
+    if cursor:
+        (raw_id,) = render.decode_cursor(cursor, 1)
+        if not raw_id.isdigit():
+            raise BadRequest("the cursor is not valid", code="invalid_cursor")
+        before_id = int(raw_id)
+    rows = await _read(
+        request,
+        lambda c: audit_repo.query(
+            c,
+            principal.workspace.id,
+            contact_id=params.text(request, "contact_id"),
+            anonymous_id=params.text(request, "anonymous_id"),
+            action=params.text(request, "action"),
+            before_id=before_id,
+            limit=limit,
+        ),
+    )
+    next_cursor = render.encode_cursor(rows[-1].id) if len(rows) == limit else None
+    return JSON({"data": [render.audit_entry(r) for r in rows], "next_cursor": next_cursor})
+
+
+async def list_quarantine(request: Request) -> Response:
+    principal = await require(request, "admin")
+    limit = params.limit(request)
+    since = params.timestamp(request, "since")
+    cursor = params.text(request, "cursor")
+    after_id = None
+    if cursor:
+        (raw_id,) = render.decode_cursor(cursor, 1)
+        if not raw_id.isdigit():
+            raise BadRequest("the cursor is not valid", code="invalid_cursor")
+        after_id = int(raw_id)
+    rows = await _read(
+        request,
+        lambda c: quarantine_repo.query(
+            c, principal.workspace.id, since=since, after_id=after_id, limit=limit
+        ),
+    )
+    next_cursor = render.encode_cursor(rows[-1].id) if len(rows) == limit else None
+    return JSON({"data": [render.quarantined(r) for r in rows], "next_cursor": next_cursor})
+
+
+routes = [
+    Route("/v1/events", list_events, methods=["GET"]),
+    Route("/v1/contacts", list_contacts, methods=["GET"]),
+    Route("/v1/contacts/{contact_id}", get_contact, methods=["GET"]),
+    Route("/v1/visitors/{anonymous_id}", get_visitor, methods=["GET"]),
+    Route("/v1/audit", list_audit, methods=["GET"]),
+    Route("/v1/quarantine", list_quarantine, methods=["GET"]),
+]

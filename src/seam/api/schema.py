@@ -1,0 +1,166 @@
+"""The documented shapes of the API, as msgspec structs: `/openapi.json` is generated from them.
+
+They describe what `seam.ingest.message.validate` accepts (it is deliberately lenient about
+extra fields, as Segment is); the OpenAPI test posts documented examples and checks they pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+MessageType = Literal["identify", "track", "page", "screen", "group", "alias", "page_leave", "form"]
+
+
+class Page(msgspec.Struct, omit_defaults=True):
+    url: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    title: str | None = None
+    search: str | None = None
+
+
+class Campaign(msgspec.Struct, omit_defaults=True):
+    name: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    term: str | None = None
+    content: str | None = None
+
+
+class Context(msgspec.Struct, omit_defaults=True):
+    ip: str | None = None
+    userAgent: str | None = None
+    locale: str | None = None
+    page: Page | None = None
+    campaign: Campaign | None = None
+    library: dict[str, str] | None = None
+    traits: dict[str, Any] | None = None
+    external_contact_id: str | None = None
+    session_id: str | None = None
+    user_hash: str | None = None
+
+
+class Message(msgspec.Struct, omit_defaults=True):
+    type: MessageType | None = None
+    userId: str | None = None
+    anonymousId: str | None = None
+    messageId: str | None = None
+    timestamp: str | None = None
+    sentAt: str | None = None
+    context: Context | None = None
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+    event: str | None = None
+    name: str | None = None
+    category: str | None = None
+    groupId: str | None = None
+    previousId: str | None = None
+    integrations: dict[str, Any] | None = None
+
+
+class Batch(msgspec.Struct, omit_defaults=True):
+    batch: list[Message]
+    context: Context | None = None
+    sentAt: str | None = None
+    writeKey: str | None = None
+
+
+class Rejected(msgspec.Struct):
+    index: int
+    code: str
+    message: str
+
+
+class BatchResult(msgspec.Struct):
+    status: Literal["success"]
+    accepted: int
+    rejected: list[Rejected]
+
+
+class IdentifyResult(msgspec.Struct, omit_defaults=True):
+    status: Literal["success"]
+    contact_id: str | None
+    created: bool
+    events_linked: int
+    visitor_bound: bool
+    timestamp: str
+    refused_reason: str | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+    details: list[Any]
+    request_id: str
+
+
+class Error(msgspec.Struct):
+    status: Literal["error"]
+    error: ErrorBody
+
+
+class Attribution(msgspec.Struct):
+    via: str | None
+    at: str | None
+
+
+class Event(msgspec.Struct, omit_defaults=True):
+    id: str
+    message_id: str
+    type: str
+    event: str | None
+    name: str | None
+    anonymous_id: str | None
+    contact_id: str | None
+    session_id: str | None
+    timestamp: str
+    received_at: str
+    properties: dict[str, Any]
+    traits: dict[str, Any]
+    context: dict[str, Any]
+    attribution: Attribution
+    duration_ms: int | None = None
+    scroll_depth: int | None = None
+
+
+class EventPage(msgspec.Struct):
+    data: list[Event]
+    next_cursor: str | None
+
+
+class TraitMeta(msgspec.Struct):
+    updated_at: str
+    source: str
+    trust: str
+
+
+class Contact(msgspec.Struct):
+    id: str
+    external_id: str | None
+    identified: bool
+    identified_at: str | None
+    created_at: str
+    updated_at: str
+    traits: dict[str, Any]
+    trait_meta: dict[str, TraitMeta]
+    identifiers: dict[str, str | None]
+    anonymous_ids: list[str]
+    event_count: int
+
+
+class ContactDoc(msgspec.Struct):
+    data: Contact
+
+
+class ImportRecord(msgspec.Struct, omit_defaults=True):
+    external_id: str | None = None
+    email: str | None = None
+    traits: dict[str, Any] | None = None
+    updated_at: str | None = None
+
+
+class ImportBody(msgspec.Struct, omit_defaults=True):
+    records: list[ImportRecord]
+    source: str | None = None

@@ -1,0 +1,116 @@
+"""PATCH /v1/sessions/{id}/identify: a session identified by the customer app's JWT (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.clock import now_us
+from seam.errors import Conflict, NotFound, Unauthorized
+from seam.identity.ids import InvalidId, check_id
+from seam.ids import new_id
+from seam.ingest.apply import Caller, IdentifyOutcome
+from seam.ingest.message import Message
+from seam.ingest.writer import Job
+from seam.store import events as events_repo
+from seam.store import workspaces as ws_store
+from seam.store.workspaces import Workspace
+
+from .envelope import JSON
+from .state import app_state
+
+
+def verify_app_token(token: str, workspace: Workspace) -> str | None:
+    """The token's `sub` if it verifies with the workspace's key, issuer and audience."""
+    if workspace.jwt_secret:
+        key: Any = workspace.jwt_secret
+        algorithms = ["HS256"]
+    elif workspace.jwt_public_key:
+        key = workspace.jwt_public_key
+        algorithms = ["RS256", "ES256"]
+    else:
+        return None
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=workspace.jwt_issuer or None,
+            audience=workspace.jwt_audience or None,
+            options={"require": ["sub"], "verify_aud": bool(workspace.jwt_audience)},
+        )
+    except jwt.PyJWTError:
+        return None
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+async def identify_session(request: Request) -> Response:
+    state = app_state(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a Bearer token from your app is required", code="missing_token")
+    session_id = request.path_params["session_id"]
+
+    def find() -> tuple[Workspace, str] | None:
+        with state.db.reader.connect() as conn:
+            for workspace in ws_store.list_workspaces(conn):
+                sub = verify_app_token(token.strip(), workspace)
+                if sub is not None:
+                    return workspace, sub
+        return None
+
+    found = await run_in_threadpool(find)
+    if found is None:
+        raise Unauthorized(
+            "the token is invalid, expired or not signed by a known app", code="invalid_token"
+        )
+    workspace, sub = found
+    external_id = check_id(sub)
+    if external_id is None or isinstance(external_id, InvalidId):
+        raise Unauthorized("the token's sub is not a usable external id", code="invalid_token")
+
+    def visitor() -> str | None:
+        with state.db.reader.connect() as conn:
+            return events_repo.visitor_of_session(conn, workspace.id, session_id)
+
+    anonymous_id = await run_in_threadpool(visitor)
+    if anonymous_id is None:
+        raise NotFound("no events were seen for this session")
+    now = now_us()
+    message = Message(
+        type="identify",
+        message_id=new_id(),
+        anonymous_id=anonymous_id,
+        user_id=external_id,
+        timestamp=now,
+        received_at=now,
+        session_id=session_id,
+        context={"session_id": session_id, "identified_by": "app_jwt"},
+    )
+    caller = Caller(
+        workspace=workspace, key_id=None, secret=False, can_write_contacts=False, verified=True
+    )
+    (outcome,) = await state.writer.submit(Job(caller, [message]))
+    assert isinstance(outcome, IdentifyOutcome)
+    if not outcome.visitor_bound:
+        raise Conflict(
+            "this session's visitor belongs to another contact",
+            code="visitor_bound_to_other_contact",
+        )
+    return JSON(
+        {
+            "status": "success",
+            "contact_id": outcome.contact_id,
+            "events_linked": outcome.events_linked,
+        }
+    )
+
+
+routes = [Route("/v1/sessions/{session_id}/identify", identify_session, methods=["PATCH"])]

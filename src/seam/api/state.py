@@ -1,0 +1,61 @@
+"""What the app holds while it runs: database, writer, caches of keys and workspaces."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from seam.ingest.writer import Writer
+from seam.settings import Settings
+from seam.store.engine import Database
+from seam.store.workspaces import ApiKey, Workspace
+
+
+@dataclass
+class Cached:
+    key: ApiKey | None
+    workspace: Workspace | None
+    expires: float
+
+
+@dataclass
+class TokenBucket:
+    """Per-key request budget. It lives in each process: a limit protects that process, and
+    losing it on restart is harmless, so it is not shared state that needs the database."""
+
+    rate: float
+    tokens: float
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 if a request may pass now, else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    writer: Writer
+    keys: dict[str, Cached] = field(default_factory=dict)
+    workspaces: dict[str, tuple[Workspace, float]] = field(default_factory=dict)
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    enrichment_lag_seconds: float = 0.0
+    salt: tuple[str, str] | None = None  # (UTC day, that day's cookieless salt)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.seam
+    return state

@@ -1,0 +1,90 @@
+"""The ASGI application. `create_app(settings)` builds everything; nothing is built at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.api import admin, collect, ingest, meta, reads, sessions
+from seam.api.envelope import JSON, http_error, seam_error, unexpected_error
+from seam.api.state import AppState
+from seam.clock import now_us
+from seam.enrichment import enrich, recent_window_start
+from seam.errors import SeamError
+from seam.ingest.writer import Writer
+from seam.settings import Settings
+from seam.store.engine import open_database
+
+log = logging.getLogger("seam")
+
+
+async def healthz(request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+async def _enrich_forever(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.enrich_interval)
+        started = now_us()
+        try:
+            linked = await state.writer.run(lambda conn: enrich(conn, since=recent_window_start()))
+        except Exception as exc:  # the next pass tries again; the server keeps serving
+            log.warning("enrichment pass failed: %r", exc)
+            continue
+        state.enrichment_lag_seconds = (now_us() - started) / 1e6
+        state.count("events_enriched", linked)
+
+
+def create_app(settings: Settings) -> Starlette:
+    db = open_database(settings.database_url)
+    state = AppState(settings=settings, db=db, writer=Writer(db))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.writer.start()
+        enricher = asyncio.create_task(_enrich_forever(state))
+        try:
+            yield
+        finally:
+            enricher.cancel()
+            await asyncio.gather(enricher, return_exceptions=True)
+            await state.writer.stop()
+            db.dispose()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *ingest.routes,
+        *collect.routes,
+        *reads.routes,
+        *admin.routes,
+        *sessions.routes,
+        *meta.routes,
+    ]
+    if settings.demo:
+        from seam.web.demo import routes as demo_routes
+
+        routes.extend(demo_routes)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            SeamError: seam_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )
+    app.state.seam = state
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The factory `seam serve` hands to uvicorn (each worker process builds its own app)."""
+    return create_app(Settings.from_env())

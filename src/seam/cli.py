@@ -1,0 +1,277 @@
+"""The `seam` command (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from seam.settings import DEFAULT_DATABASE_URL
+from seam.store import workspaces as ws_store
+from seam.store.engine import Database, open_database
+from seam.store.migrations import migrate as apply_migrations
+from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES, Workspace
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="SEAM_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="Database URL: sqlite:///FILE or postgresql://…",
+)
+
+
+def _open(db_url: str) -> Database:
+    db = open_database(db_url)
+    apply_migrations(db)
+    return db
+
+
+def workspace_document(ws: Workspace) -> dict[str, Any]:
+    return {
+        "id": ws.id,
+        "name": ws.name,
+        "domains": list(ws.domains),
+        "cookieless": ws.cookieless,
+        "identity_verification": ws.identity_verification,
+        "identity_secret": ws.identity_secret,
+        "jwt_issuer": ws.jwt_issuer,
+        "jwt_audience": ws.jwt_audience,
+        "jwt_configured": bool(ws.jwt_secret or ws.jwt_public_key),
+        "default_region": ws.default_region,
+        "rate_limit": ws.rate_limit,
+    }
+
+
+def create_workspace_with_keys(
+    db: Database, name: str, domains: tuple[str, ...] = (), cookieless: bool = False
+) -> dict[str, Any]:
+    with db.writer.begin() as conn:
+        ws = ws_store.create_workspace(conn, name, domains=domains, cookieless=cookieless)
+        _, write_key = ws_store.create_key(conn, ws.id, kind="write", scopes=WRITE_KEY_SCOPES)
+        _, secret_key = ws_store.create_key(conn, ws.id, kind="secret", scopes=ALL_SCOPES)
+    return {"id": ws.id, "name": ws.name, "write_key": write_key, "secret_key": secret_key}
+
+
+def demo_write_key(db: Database) -> str:
+    """A fresh write key of the first workspace for the demo pages (keys are stored hashed, so
+    an existing one cannot be read back)."""
+    with db.writer.begin() as conn:
+        first = ws_store.list_workspaces(conn)[0]
+        default = ws_store.find_workspace(conn, "default") or first
+        _, plain = ws_store.create_key(conn, default.id, kind="write", scopes=WRITE_KEY_SCOPES)
+    return plain
+
+
+@click.group()
+def main() -> None:
+    """Seam: Segment-compatible event collection that turns visitors into contacts."""
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Server processes (use PostgreSQL for more than one in production).",
+)
+@click.option("--demo", is_flag=True, help="Also serve the demo site at /demo/.")
+def serve(db_url: str, host: str, port: int, workers: int, demo: bool) -> None:
+    """Migrate the database and serve the API."""
+    import uvicorn
+
+    db = _open(db_url)
+    with db.reader.connect() as conn:
+        empty = not ws_store.list_workspaces(conn)
+    if empty:
+        created = create_workspace_with_keys(db, "default", ("localhost", "127.0.0.1"))
+        click.echo("Created workspace 'default'. Its keys are shown only this once:")
+        click.echo(f"  workspace id: {created['id']}")
+        click.echo(f"  write key:    {created['write_key']}   (browsers, Segment client SDKs)")
+        click.echo(f"  secret key:   {created['secret_key']}   (servers only)")
+    if demo:
+        os.environ["SEAM_DEMO"] = "1"
+        os.environ["SEAM_DEMO_WRITE_KEY"] = demo_write_key(db)
+        click.echo(f"Demo site: http://{host}:{port}/demo/")
+    db.dispose()
+    os.environ["SEAM_DATABASE_URL"] = db_url
+    click.echo(f"Seam listening on http://{host}:{port}")
+    sys.stdout.flush()
+    uvicorn.run(
+        "seam.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@main.command()
+@db_option
+def migrate(db_url: str) -> None:
+    """Apply the schema migrations the database lacks."""
+    db = open_database(db_url)
+    applied = apply_migrations(db)
+    click.echo(f"applied migrations: {applied}" if applied else "the schema is up to date")
+
+
+@main.group()
+def workspace() -> None:
+    """Create and configure workspaces."""
+
+
+@workspace.command("create")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, help="A domain the tracker may send from.")
+@click.option("--cookieless", is_flag=True, help="Store nothing in browsers; fingerprint.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+def workspace_create(
+    name: str, domains: tuple[str, ...], cookieless: bool, as_json: bool, db_url: str
+) -> None:
+    """Create a workspace and print its write and secret keys (shown only once)."""
+    created = create_workspace_with_keys(_open(db_url), name, domains, cookieless)
+    if as_json:
+        click.echo(json.dumps(created))
+    else:
+        for label, value in created.items():
+            click.echo(f"{label}: {value}")
+
+
+@workspace.command("update")
+@click.argument("workspace_id")
+@click.option("--domain", "domains", multiple=True, help="Replace the domains with these.")
+@click.option("--cookieless/--no-cookieless", default=None)
+@click.option("--identity-verification", type=click.Choice(["off", "required"]))
+@click.option("--jwt-secret", help="HS256 secret of your app's JWTs.")
+@click.option("--jwt-public-key", type=click.File("r"), help="RS256/ES256 public key (PEM).")
+@click.option("--jwt-issuer")
+@click.option("--jwt-audience")
+@click.option("--default-region", help="Phone region for numbers without a country code.")
+@click.option("--rate-limit", type=int, help="Requests per second per key.")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def workspace_update(
+    workspace_id: str,
+    domains: tuple[str, ...],
+    cookieless: bool | None,
+    identity_verification: str | None,
+    jwt_secret: str | None,
+    jwt_public_key: Any,
+    jwt_issuer: str | None,
+    jwt_audience: str | None,
+    default_region: str | None,
+    rate_limit: int | None,
+    as_json: bool,
+    db_url: str,
+) -> None:
+    """Change a workspace's settings; prints it, with the identity secret for user_hash."""
+    changes: dict[str, Any] = {}
+    if domains:
+        changes["domains"] = domains
+    if cookieless is not None:
+        changes["cookieless"] = cookieless
+    if identity_verification:
+        changes["identity_verification"] = identity_verification
+    if jwt_secret:
+        changes.update(jwt_secret=jwt_secret, jwt_public_key=None)
+    if jwt_public_key is not None:
+        changes.update(jwt_public_key=jwt_public_key.read(), jwt_secret=None)
+    for name, value in (
+        ("jwt_issuer", jwt_issuer),
+        ("jwt_audience", jwt_audience),
+        ("default_region", default_region),
+        ("rate_limit", rate_limit),
+    ):
+        if value is not None:
+            changes[name] = value
+    db = _open(db_url)
+    with db.writer.begin() as conn:
+        ws = ws_store.find_workspace(conn, workspace_id)
+        if ws is None:
+            raise click.ClickException(f"no workspace {workspace_id!r}")
+        updated = ws_store.update_workspace(conn, ws.id, **changes)
+    assert updated is not None
+    doc = workspace_document(updated)
+    click.echo(json.dumps(doc) if as_json else "\n".join(f"{k}: {v}" for k, v in doc.items()))
+
+
+@workspace.command("list")
+@db_option
+def workspace_list(db_url: str) -> None:
+    """List workspaces."""
+    with _open(db_url).reader.connect() as conn:
+        for ws in ws_store.list_workspaces(conn):
+            click.echo(f"{ws.id}  {ws.name}  {','.join(ws.domains)}")
+
+
+@main.group()
+def key() -> None:
+    """Create and revoke API keys."""
+
+
+@key.command("create")
+@click.option("--workspace", "workspace_id", required=True)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(ALL_SCOPES),
+    help="Repeatable; default: all scopes.",
+)
+@click.option("--write-key", is_flag=True, help="A public wk_ key (events:write only).")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def key_create(
+    workspace_id: str, scopes: tuple[str, ...], write_key: bool, as_json: bool, db_url: str
+) -> None:
+    """Create a key (a secret sk_ key unless --write-key); the key is shown only once."""
+    db = _open(db_url)
+    with db.writer.begin() as conn:
+        ws = ws_store.find_workspace(conn, workspace_id)
+        if ws is None:
+            raise click.ClickException(f"no workspace {workspace_id!r}")
+        kind = "write" if write_key else "secret"
+        record, plain = ws_store.create_key(
+            conn, ws.id, kind=kind, scopes=WRITE_KEY_SCOPES if write_key else (scopes or ALL_SCOPES)
+        )
+    doc = {"id": record.id, "key": plain, "scopes": list(record.scopes)}
+    click.echo(json.dumps(doc) if as_json else f"{doc['id']}  {plain}  {' '.join(doc['scopes'])}")
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@db_option
+def key_revoke(key_id: str, db_url: str) -> None:
+    """Revoke a key by its id."""
+    with _open(db_url).writer.begin() as conn:
+        if not ws_store.revoke_key(conn, key_id):
+            raise click.ClickException(f"no active key {key_id!r}")
+    click.echo(f"revoked {key_id}")
+
+
+@main.command()
+@db_option
+def enrich(db_url: str) -> None:
+    """Attribute every still-anonymous event of a bound visitor (a full enrichment pass)."""
+    from seam.enrichment import enrich as run_enrichment
+
+    with _open(db_url).writer.begin() as conn:
+        linked = run_enrichment(conn, since=None)
+    click.echo(f"attributed {linked} events")
+
+
+if __name__ == "__main__":
+    main()

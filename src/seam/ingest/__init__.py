@@ -1,0 +1,1 @@
+"""Raw bodies to validated messages, and the durable group-commit write path."""

@@ -1,0 +1,570 @@
+"""The unit of work of the write path: carry out the identity rules' decisions on the store.
+
+One `Ingestion` lives for one transaction and may hold messages from many requests and
+workspaces (group commit). It prefetches what the batch will look up, queues plain event rows so
+they go out in one executemany, and flushes them before any back-fill so that events earlier in
+the same batch are linked too. Every identity decision writes its audit row in this transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from seam.identity.attribution import Claim, attribute_event
+from seam.identity.binding import REFUSED_REASON, BindOutcome, bind_device
+from seam.identity.normalize import identifiers_from_traits, normalize_email
+from seam.identity.resolve import ContactRef, free_identifiers, resolve_contact
+from seam.identity.traits import merge_trait_maps, merge_traits
+from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
+from seam.ingest.message import Message
+from seam.store import audit, contacts, events, groups, visitors
+from seam.store.audit import AuditEntry
+from seam.store.jsonb import dumps
+from seam.store.workspaces import Workspace
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a message: the workspace and the key's standing (SPEC §2)."""
+
+    workspace: Workspace
+    key_id: str | None
+    secret: bool
+    can_write_contacts: bool
+    # The caller proved the identity itself (an app JWT), so its claims are verified.
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class IdentifyOutcome:
+    contact_id: str | None
+    created: bool
+    events_linked: int
+    visitor_bound: bool
+    refused_reason: str | None = None
+
+
+class Ingestion:
+    def __init__(self, conn: Connection, now: int) -> None:
+        self.conn = conn
+        self.now = now
+        self._bindings: dict[tuple[str, str], str | None] = {}
+        self._by_external: dict[tuple[str, str], ContactRef] = {}
+        self._rows: list[dict[str, Any]] = []
+        self._seen: dict[tuple[str, str], tuple[int, int]] = {}
+        self._page_closings: list[tuple[str, Message]] = []
+        self._touched: dict[str, set[str]] = defaultdict(set)
+        self._audits: list[tuple[str, str | None, AuditEntry]] = []
+
+    # -- batch plumbing -------------------------------------------------------------------
+
+    def prefetch(self, work: Iterable[tuple[Caller, list[Message]]]) -> None:
+        """Read the bindings and contacts the batch will need in two queries per workspace."""
+        anon: dict[str, set[str]] = defaultdict(set)
+        ext: dict[str, set[str]] = defaultdict(set)
+        for caller, messages in work:
+            ws = caller.workspace.id
+            for m in messages:
+                if m.anonymous_id:
+                    anon[ws].add(m.anonymous_id)
+                for external_id in (m.user_id, m.external_contact_id):
+                    if external_id:
+                        ext[ws].add(external_id)
+        for ws, ids in anon.items():
+            found = visitors.bindings(self.conn, ws, ids)
+            for a in ids:
+                self._bindings[(ws, a)] = found.get(a)
+        for ws, ids in ext.items():
+            for e, ref in contacts.by_external_ids(self.conn, ws, ids).items():
+                self._by_external[(ws, e)] = ref
+
+    def finish(self) -> None:
+        self._flush()
+        for ws, m in self._page_closings:
+            if m.page_message_id:
+                events.close_page_view(
+                    self.conn, ws, m.page_message_id, m.duration_ms, m.scroll_depth
+                )
+        for ws, ids in self._touched.items():
+            contacts.touch(self.conn, ws, ids, self.now)
+        by_key: dict[tuple[str, str | None], list[AuditEntry]] = defaultdict(list)
+        for ws, key_id, entry in self._audits:
+            by_key[(ws, key_id)].append(entry)
+        for (ws, key_id), entries in by_key.items():
+            audit.record(self.conn, ws, entries, at=self.now, key_id=key_id)
+
+    def _flush(self) -> None:
+        if self._seen:
+            per_ws: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+            for (ws, a), window in self._seen.items():
+                per_ws[ws][a] = window
+            for ws, seen in per_ws.items():
+                visitors.record_seen(self.conn, ws, seen)
+            self._seen.clear()
+        if self._rows:
+            events.insert_events(self.conn, self._rows)
+            self._rows = []
+
+    def _audit(self, caller: Caller, entry: AuditEntry) -> None:
+        self._audits.append((caller.workspace.id, caller.key_id, entry))
+
+    # -- one message ----------------------------------------------------------------------
+
+    def apply(self, caller: Caller, m: Message) -> IdentifyOutcome | None:
+        ws = caller.workspace.id
+        if m.anonymous_id:
+            lo, hi = self._seen.get((ws, m.anonymous_id), (m.timestamp, m.timestamp))
+            self._seen[(ws, m.anonymous_id)] = (min(lo, m.timestamp), max(hi, m.timestamp))
+            self._bindings.setdefault((ws, m.anonymous_id), None)
+        if m.type in ("identify", "alias"):
+            return self.identify(caller, m)
+        if m.type == "form":
+            return self._form(caller, m)
+        contact_id, via = self._attribute(caller, m)
+        if m.type == "group" and m.group_id:
+            self._join_group(caller, m.group_id, m.traits, contact_id, m, source="group")
+        if m.type == "page_leave":
+            self._page_closings.append((ws, m))
+        self._queue(ws, m, contact_id, via)
+        return None
+
+    def _attribute(self, caller: Caller, m: Message) -> tuple[str | None, str | None]:
+        ws = caller.workspace
+        claims = [
+            Claim(via, external_id, self._trust(caller, m, external_id))
+            for via, external_id in (("user_id", m.user_id), ("cookie", m.external_contact_id))
+            if external_id
+        ]
+        decision = attribute_event(
+            claims,
+            visitor_contact_id=self._binding(ws.id, m.anonymous_id),
+            verification_required=ws.verification_required,
+        )
+        for claim in decision.unverified:
+            self._audit_unverified(caller, m, claim.via)
+        if decision.claim is not None:
+            contact = self._contact_by_external_id(
+                caller, decision.claim.external_id, decision.claim.trust
+            )
+            if m.anonymous_id:
+                self._bind(
+                    caller,
+                    m.anonymous_id,
+                    contact.id,
+                    via=decision.claim.via,
+                    trust=decision.claim.trust,
+                    backfill_if_bound=False,
+                )
+            return contact.id, decision.via
+        return decision.contact_id, decision.via
+
+    def identify(self, caller: Caller, m: Message) -> IdentifyOutcome:
+        ws = caller.workspace
+        if m.user_id is None:
+            return self._identify_anonymous(caller, m)
+        trust = self._trust(caller, m, m.user_id)
+        if not claim_is_usable(trust, verification_required=ws.verification_required):
+            self._audit_unverified(caller, m, "identify")
+            bound = self._binding(ws.id, m.anonymous_id)
+            self._queue(ws.id, m, bound, "visitor" if bound else None)
+            return IdentifyOutcome(None, False, 0, False, "identity_unverified")
+        contact, created = self._resolve(caller, m.user_id, m.traits, trust)
+        self._merge_contact_traits(caller, contact.id, m.traits, m.timestamp, trust, m.type)
+        outcome, linked = BindOutcome.ALREADY_BOUND, 0
+        if m.anonymous_id:
+            outcome, linked = self._bind(
+                caller,
+                m.anonymous_id,
+                contact.id,
+                via="identify",
+                trust=trust,
+                backfill_if_bound=True,
+            )
+        self._queue(ws.id, m, contact.id, "user_id")
+        return IdentifyOutcome(
+            contact.id,
+            created,
+            linked,
+            outcome.visitor_bound if m.anonymous_id else False,
+            None if outcome.visitor_bound else REFUSED_REASON,
+        )
+
+    def _identify_anonymous(self, caller: Caller, m: Message) -> IdentifyOutcome:
+        ws = caller.workspace.id
+        assert m.anonymous_id is not None
+        trust = self._trust(caller, m, None)
+        bound = self._binding(ws, m.anonymous_id)
+        if bound is not None:
+            self._merge_contact_traits(caller, bound, m.traits, m.timestamp, trust, m.type)
+        else:
+            stored = contacts.load_traits(self.conn, ws, "visitor", m.anonymous_id)
+            winners = merge_traits(
+                stored, m.traits, observed_at=m.timestamp, trust=trust, source=m.type
+            )
+            contacts.write_traits(self.conn, ws, "visitor", m.anonymous_id, winners)
+        self._queue(ws, m, bound, "visitor" if bound else None)
+        return IdentifyOutcome(bound, False, 0, bound is not None)
+
+    def _form(self, caller: Caller, m: Message) -> IdentifyOutcome:
+        """A submitted form: the contact is found or created by email, and the device bound."""
+        ws = caller.workspace
+        email = normalize_email(m.traits.get("email"))
+        trust = self._trust(caller, m, None)
+        if (
+            email is None
+            or not m.anonymous_id
+            or not claim_is_usable(trust, verification_required=ws.verification_required)
+        ):
+            if email is not None and m.anonymous_id:
+                self._audit_unverified(caller, m, "form")
+            bound = self._binding(ws.id, m.anonymous_id)
+            self._queue(ws.id, m, bound, "visitor" if bound else None)
+            return IdentifyOutcome(bound, False, 0, bound is not None)
+        traits = {**m.traits, "email": email}
+        holder = contacts.identifier_holders(self.conn, ws.id, {"email": email}).get("email")
+        created = False
+        if holder is None:
+            holder, created = self._create_contact_with_email(caller, email)
+        self._merge_contact_traits(caller, holder.id, traits, m.timestamp, trust, "form")
+        outcome, linked = self._bind(
+            caller, m.anonymous_id, holder.id, via="form", trust=trust, backfill_if_bound=True
+        )
+        self._queue(
+            ws.id,
+            m,
+            holder.id if outcome.visitor_bound else None,
+            "form" if outcome.visitor_bound else None,
+        )
+        return IdentifyOutcome(
+            holder.id,
+            created,
+            linked,
+            outcome.visitor_bound,
+            None if outcome.visitor_bound else REFUSED_REASON,
+        )
+
+    # -- the decisions, carried out -------------------------------------------------------
+
+    def _trust(self, caller: Caller, m: Message, external_id: str | None) -> Trust:
+        verified = caller.verified or (
+            external_id is not None
+            and user_hash_is_valid(caller.workspace.identity_secret, external_id, m.user_hash)
+        )
+        return claim_trust(
+            secret_key=caller.secret,
+            can_write_contacts=caller.can_write_contacts,
+            verified=verified,
+        )
+
+    def _binding(self, ws: str, anonymous_id: str | None) -> str | None:
+        return self._bindings.get((ws, anonymous_id)) if anonymous_id else None
+
+    def _contact_by_external_id(self, caller: Caller, external_id: str, trust: Trust) -> ContactRef:
+        ws = caller.workspace.id
+        cached = self._by_external.get((ws, external_id))
+        if cached is not None:
+            return cached
+        contact, created = contacts.create_contact(self.conn, ws, external_id, self.now)
+        if created:
+            self._audit_created(caller, contact, trust, matched_by=None)
+        self._by_external[(ws, external_id)] = contact
+        return contact
+
+    def _resolve(
+        self,
+        caller: Caller,
+        external_id: str,
+        traits: Mapping[str, Any],
+        trust: Trust,
+        *,
+        match_identifiers: bool | None = None,
+    ) -> tuple[ContactRef, bool]:
+        ws = caller.workspace
+        found = identifiers_from_traits(traits, ws.default_region)
+        holders = contacts.identifier_holders(self.conn, ws.id, found)
+        cached = self._by_external.get((ws.id, external_id))
+        by_external = cached or contacts.by_external_ids(self.conn, ws.id, [external_id]).get(
+            external_id
+        )
+        resolution = resolve_contact(
+            external_id,
+            by_external_id=by_external,
+            identifiers=found,
+            holders=holders,
+            match_identifiers=(
+                trust is Trust.AUTHORITATIVE if match_identifiers is None else match_identifiers
+            ),
+        )
+        for conflict in resolution.conflicts:
+            self._audit(
+                caller,
+                AuditEntry(
+                    "identifier_conflict",
+                    contact_id=resolution.contact.id if resolution.contact else None,
+                    other_contact_id=conflict.holder_id,
+                    trust=trust.label,
+                    reason=f"{conflict.kind} belongs to another contact",
+                    details={"kind": conflict.kind, "external_id": external_id},
+                ),
+            )
+        contact, created = resolution.contact, False
+        if contact is not None and resolution.adopt_external_id:
+            if contacts.adopt_external_id(self.conn, ws.id, contact.id, external_id, self.now):
+                contact = ContactRef(contact.id, external_id)
+                self._audit(
+                    caller,
+                    AuditEntry(
+                        "external_id_bound",
+                        contact_id=contact.id,
+                        trust=trust.label,
+                        reason=f"matched by {resolution.matched_by}",
+                        details={"external_id": external_id, "matched_by": resolution.matched_by},
+                    ),
+                )
+            else:
+                contact = None
+        if contact is None:
+            contact, created = contacts.create_contact(self.conn, ws.id, external_id, self.now)
+            if created:
+                self._audit_created(caller, contact, trust, matched_by=None)
+        contacts.claim_identifiers(
+            self.conn, ws.id, contact.id, free_identifiers(found, holders), self.now
+        )
+        self._by_external[(ws.id, external_id)] = contact
+        if (company := traits.get("company")) and isinstance(company, dict):
+            company_id = company.get("id")
+            if isinstance(company_id, str | int) and not isinstance(company_id, bool):
+                company_traits = {k: v for k, v in company.items() if k != "id"}
+                self._join_group(
+                    caller,
+                    str(company_id),
+                    company_traits,
+                    contact.id,
+                    None,
+                    source="identify",
+                    trust=trust,
+                )
+        return contact, created
+
+    def _create_contact_with_email(
+        self, caller: Caller, email: str, trust: Trust = Trust.SOFT
+    ) -> tuple[ContactRef, bool]:
+        ws = caller.workspace.id
+        contact, _ = contacts.create_contact(self.conn, ws, None, self.now)
+        contacts.claim_identifiers(self.conn, ws, contact.id, {"email": email}, self.now)
+        holder = contacts.identifier_holders(self.conn, ws, {"email": email})["email"]
+        if holder.id != contact.id:  # another writer claimed the email first: use theirs
+            contacts.delete_contact_row(self.conn, ws, contact.id)
+            return holder, False
+        self._audit_created(caller, contact, trust, matched_by="email")
+        return contact, True
+
+    def _audit_created(
+        self, caller: Caller, contact: ContactRef, trust: Trust, matched_by: str | None
+    ) -> None:
+        self._audit(
+            caller,
+            AuditEntry(
+                "contact_created",
+                contact_id=contact.id,
+                trust=trust.label,
+                details={"by": matched_by or "external_id"},
+            ),
+        )
+        if contact.external_id:
+            self._audit(
+                caller,
+                AuditEntry(
+                    "external_id_bound",
+                    contact_id=contact.id,
+                    trust=trust.label,
+                    details={"external_id": contact.external_id},
+                ),
+            )
+
+    def _audit_unverified(self, caller: Caller, m: Message, via: str) -> None:
+        self._audit(
+            caller,
+            AuditEntry(
+                "identity_unverified",
+                anonymous_id=m.anonymous_id,
+                trust=Trust.SOFT.label,
+                reason="identity verification is required and the claim was not verified",
+                details={"via": via, "message_id": m.message_id},
+            ),
+        )
+
+    def _merge_contact_traits(
+        self,
+        caller: Caller,
+        contact_id: str,
+        incoming: Mapping[str, Any],
+        observed_at: int,
+        trust: Trust,
+        source: str,
+    ) -> None:
+        if not incoming:
+            return
+        ws = caller.workspace.id
+        stored = contacts.load_traits(self.conn, ws, "contact", contact_id)
+        winners = merge_traits(
+            stored, incoming, observed_at=observed_at, trust=trust, source=source
+        )
+        contacts.write_traits(self.conn, ws, "contact", contact_id, winners)
+        self._touched[ws].add(contact_id)
+
+    def _bind(
+        self,
+        caller: Caller,
+        anonymous_id: str,
+        contact_id: str,
+        *,
+        via: str,
+        trust: Trust,
+        backfill_if_bound: bool,
+    ) -> tuple[BindOutcome, int]:
+        """Bind under one-device-one-contact, then back-fill the visitor's anonymous events."""
+        ws = caller.workspace.id
+        outcome = bind_device(self._binding(ws, anonymous_id), contact_id)
+        if outcome is BindOutcome.BOUND:
+            winner = visitors.bind(
+                self.conn, ws, anonymous_id, contact_id, now=self.now, via=via, trust=int(trust)
+            )
+            self._bindings[(ws, anonymous_id)] = winner
+            if winner == contact_id:
+                self._audit(
+                    caller,
+                    AuditEntry(
+                        "visitor_bound",
+                        contact_id=contact_id,
+                        anonymous_id=anonymous_id,
+                        trust=trust.label,
+                        reason=via,
+                    ),
+                )
+                self._adopt_held_traits(ws, anonymous_id, contact_id)
+            else:
+                outcome = BindOutcome.REFUSED
+        if outcome is BindOutcome.REFUSED:
+            self._audit(
+                caller,
+                AuditEntry(
+                    "visitor_bind_refused",
+                    contact_id=contact_id,
+                    anonymous_id=anonymous_id,
+                    other_contact_id=self._binding(ws, anonymous_id),
+                    trust=trust.label,
+                    reason=REFUSED_REASON,
+                ),
+            )
+            return outcome, 0
+        if outcome is BindOutcome.ALREADY_BOUND and not backfill_if_bound:
+            return outcome, 0
+        self._flush()
+        via_backfill = "identify" if via in ("identify", "user_id", "cookie") else via
+        linked = events.backfill(
+            self.conn, ws, anonymous_id, contact_id, via=via_backfill, now=self.now
+        )
+        return outcome, linked
+
+    def _adopt_held_traits(self, ws: str, anonymous_id: str, contact_id: str) -> None:
+        """Traits an anonymous identify held on the visitor join the contact by their age."""
+        held = contacts.load_traits(self.conn, ws, "visitor", anonymous_id)
+        if not held:
+            return
+        stored = contacts.load_traits(self.conn, ws, "contact", contact_id)
+        contacts.write_traits(self.conn, ws, "contact", contact_id, merge_trait_maps(stored, held))
+        contacts.delete_traits(self.conn, ws, "visitor", anonymous_id)
+        self._touched[ws].add(contact_id)
+
+    def _join_group(
+        self,
+        caller: Caller,
+        group_id: str,
+        traits: Mapping[str, Any],
+        contact_id: str | None,
+        m: Message | None,
+        *,
+        source: str,
+        trust: Trust | None = None,
+    ) -> None:
+        ws = caller.workspace.id
+        observed_at = m.timestamp if m else self.now
+        trust = trust or (self._trust(caller, m, None) if m else Trust.SOFT)
+        groups.ensure_company(self.conn, ws, group_id, self.now)
+        member = (
+            ("contact", contact_id)
+            if contact_id
+            else (("visitor", m.anonymous_id) if m and m.anonymous_id else None)
+        )
+        if member is not None:
+            groups.add_member(self.conn, ws, group_id, member[0], member[1], self.now)
+        if traits:
+            stored = contacts.load_traits(self.conn, ws, "company", group_id)
+            contacts.write_traits(
+                self.conn,
+                ws,
+                "company",
+                group_id,
+                merge_traits(stored, traits, observed_at=observed_at, trust=trust, source=source),
+            )
+
+    def _queue(self, ws: str, m: Message, contact_id: str | None, via: str | None) -> None:
+        self._rows.append(
+            {
+                "workspace_id": ws,
+                "message_id": m.message_id,
+                "type": m.type,
+                "event": m.event,
+                "name": m.name,
+                "anonymous_id": m.anonymous_id,
+                "user_id": m.user_id,
+                "contact_id": contact_id,
+                "session_id": m.session_id,
+                "timestamp": m.timestamp,
+                "received_at": m.received_at,
+                "properties": dumps(m.properties),
+                "traits": dumps(m.traits),
+                "context": dumps(m.context),
+                "via": via if contact_id else None,
+                "attributed_at": self.now if contact_id else None,
+                "duration_ms": m.duration_ms,
+                "scroll_depth": m.scroll_depth,
+                "flags": ",".join(m.flags) or None,
+            }
+        )
+        if contact_id:
+            self._touched[ws].add(contact_id)
+
+    # -- CRM / integration sync (SPEC §8) -------------------------------------------------
+
+    def import_contact(
+        self,
+        caller: Caller,
+        *,
+        external_id: str | None,
+        traits: Mapping[str, Any],
+        updated_at: int,
+        source: str,
+    ) -> tuple[str, bool]:
+        """Upsert one CRM record with trust `import`, its traits observed at `updated_at`."""
+        ws = caller.workspace
+        if external_id is not None:
+            contact, created = self._resolve(
+                caller, external_id, traits, Trust.IMPORT, match_identifiers=True
+            )
+        else:
+            email = normalize_email(traits.get("email"))
+            assert email is not None, "validated by the caller"
+            holder = contacts.identifier_holders(self.conn, ws.id, {"email": email}).get("email")
+            created = holder is None
+            if holder is None:
+                holder, created = self._create_contact_with_email(caller, email, Trust.IMPORT)
+            contact = holder
+        self._merge_contact_traits(caller, contact.id, traits, updated_at, Trust.IMPORT, source)
+        return contact.id, created

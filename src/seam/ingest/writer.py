@@ -1,0 +1,168 @@
+"""Group commit: concurrent requests share one transaction and are acknowledged after it.
+
+Each process has one writer thread. Requests append their validated messages to a queue and
+wait; the writer drains everything queued, applies it in one transaction, commits, and only then
+resolves the requests' futures, so a 2xx always means durably committed. If a combined
+transaction fails, each request is retried alone so one bad request cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from seam.clock import now_us
+from seam.errors import Unavailable
+from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
+from seam.ingest.message import Message
+from seam.store import quarantine
+from seam.store.engine import Database
+
+log = logging.getLogger("seam.writer")
+
+T = TypeVar("T")
+MAX_MESSAGES_PER_TRANSACTION = 5000
+RETRIES = 3
+
+
+@dataclass
+class Job:
+    caller: Caller
+    messages: list[Message]
+    rejected: list[tuple[str, str, bytes]] = field(default_factory=list)
+    future: asyncio.Future[list[IdentifyOutcome | None]] | None = None
+
+
+@dataclass
+class WriterStats:
+    transactions: int = 0
+    messages: int = 0
+    commit_seconds_total: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class Writer:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: list[Job] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="seam-writer")
+        self._task: asyncio.Task[None] | None = None
+        self.stats = WriterStats()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, job: Job) -> list[IdentifyOutcome | None]:
+        job.future = asyncio.get_running_loop().create_future()
+        self._queue.append(job)
+        self._wake.set()
+        return await job.future
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run another write (admin operation, enrichment) in the writer thread, in order."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work)
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self.db.writer.begin() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if not _retryable(exc) or attempt == RETRIES - 1:
+                    raise
+                log.warning("retrying a transaction after %s", type(exc.orig).__name__)
+        raise AssertionError("unreachable")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                jobs = self._take()
+                try:
+                    results = await loop.run_in_executor(self._executor, self._commit, jobs)
+                except Exception:
+                    await self._commit_one_by_one(jobs)
+                    continue
+                for job, result in zip(jobs, results, strict=True):
+                    if job.future and not job.future.done():
+                        job.future.set_result(result)
+
+    def _take(self) -> list[Job]:
+        taken, count = [], 0
+        while self._queue and (
+            not taken or count + len(self._queue[0].messages) <= MAX_MESSAGES_PER_TRANSACTION
+        ):
+            job = self._queue.pop(0)
+            taken.append(job)
+            count += len(job.messages)
+        return taken
+
+    async def _commit_one_by_one(self, jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        for job in jobs:
+            try:
+                result = await loop.run_in_executor(self._executor, self._commit, [job])
+            except Exception as exc:
+                log.exception("a write failed")
+                if job.future and not job.future.done():
+                    job.future.set_exception(
+                        Unavailable("the events could not be stored; retry later")
+                        if isinstance(exc, DBAPIError)
+                        else exc
+                    )
+            else:
+                if job.future and not job.future.done():
+                    job.future.set_result(result[0])
+
+    def _commit(self, jobs: list[Job]) -> list[list[IdentifyOutcome | None]]:
+        started = now_us()
+
+        def work(conn: Connection) -> list[list[IdentifyOutcome | None]]:
+            ingestion = Ingestion(conn, now_us())
+            ingestion.prefetch((job.caller, job.messages) for job in jobs)
+            results = [[ingestion.apply(job.caller, m) for m in job.messages] for job in jobs]
+            ingestion.finish()
+            for job in jobs:
+                quarantine.keep(
+                    conn,
+                    job.caller.workspace.id,
+                    job.rejected,
+                    at=ingestion.now,
+                    key_id=job.caller.key_id,
+                )
+            return results
+
+        results = self._transaction(work)
+        size = sum(len(job.messages) for job in jobs)
+        self.stats.transactions += 1
+        self.stats.messages += size
+        self.stats.commit_seconds_total += (now_us() - started) / 1e6
+        self.stats.batch_sizes.append(size)
+        if len(self.stats.batch_sizes) > 1000:
+            del self.stats.batch_sizes[:500]
+        return results
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """Deadlocks and serialization failures between processes are worth another try."""
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in ("40P01", "40001"):
+        return True
+    return "database is locked" in str(exc.orig)

@@ -1,0 +1,40 @@
+"""Runtime settings: command-line flags override `SEAM_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///seam.db"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Seconds between enrichment passes (attributing events that raced an identify).
+    enrich_interval: float = 30.0
+    # How long a looked-up key or workspace is trusted before it is read again; a revoked key
+    # stops working within this many seconds on every process.
+    key_cache_seconds: float = 1.0
+    # /metrics is served only when enabled, and then only to an admin key.
+    metrics_enabled: bool = False
+    demo: bool = False
+    rate_limit_per_second: int = 1000
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": os.environ.get("SEAM_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "enrich_interval": _float("SEAM_ENRICH_INTERVAL", 30.0),
+            "key_cache_seconds": _float("SEAM_KEY_CACHE_SECONDS", 1.0),
+            "metrics_enabled": os.environ.get("SEAM_METRICS", "") in ("1", "true", "on"),
+            "demo": os.environ.get("SEAM_DEMO", "") in ("1", "true", "on"),
+            "rate_limit_per_second": int(_float("SEAM_RATE_LIMIT", 1000)),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

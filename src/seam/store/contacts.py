@@ -1,0 +1,224 @@
+"""Contacts, their identifiers and their traits (one aggregate)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
+
+from seam.identity.resolve import ContactRef
+from seam.identity.traits import TraitValue, canonical_json
+from seam.identity.trust import Trust
+from seam.ids import new_id
+from seam.store.dialect import insert
+from seam.store.jsonb import decode_value
+from seam.store.tables import contacts, identifiers, traits
+
+
+def by_external_ids(
+    conn: Connection, ws: str, external_ids: Iterable[str]
+) -> dict[str, ContactRef]:
+    wanted = list(set(external_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(contacts.c.id, contacts.c.external_id).where(
+            contacts.c.workspace_id == ws, contacts.c.external_id.in_(wanted)
+        )
+    )
+    return {r.external_id: ContactRef(r.id, r.external_id) for r in rows}
+
+
+def by_id(conn: Connection, ws: str, contact_id: str) -> ContactRef | None:
+    row = conn.execute(
+        select(contacts.c.id, contacts.c.external_id).where(
+            contacts.c.workspace_id == ws, contacts.c.id == contact_id
+        )
+    ).first()
+    return ContactRef(row.id, row.external_id) if row else None
+
+
+def identifier_holders(
+    conn: Connection, ws: str, wanted: Mapping[str, str]
+) -> dict[str, ContactRef]:
+    """kind -> the contact holding that identifier value, for the identifiers that are taken."""
+    if not wanted:
+        return {}
+    clauses = [and_(identifiers.c.kind == k, identifiers.c.value == v) for k, v in wanted.items()]
+    rows = conn.execute(
+        select(identifiers.c.kind, contacts.c.id, contacts.c.external_id)
+        .join(
+            contacts,
+            and_(
+                contacts.c.workspace_id == identifiers.c.workspace_id,
+                contacts.c.id == identifiers.c.contact_id,
+            ),
+        )
+        .where(identifiers.c.workspace_id == ws, or_(*clauses))
+    )
+    return {r.kind: ContactRef(r.id, r.external_id) for r in rows}
+
+
+def create_contact(
+    conn: Connection, ws: str, external_id: str | None, now: int
+) -> tuple[ContactRef, bool]:
+    """The contact for `external_id`, created unless another writer created it first."""
+    contact_id = new_id()
+    values = {
+        "workspace_id": ws,
+        "id": contact_id,
+        "external_id": external_id,
+        "identified": external_id is not None,
+        "identified_at": now if external_id is not None else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if external_id is None:
+        conn.execute(contacts.insert().values(**values))
+        return ContactRef(contact_id, None), True
+    stmt = insert(conn, contacts).values(**values).on_conflict_do_nothing()
+    created = conn.execute(stmt).rowcount == 1
+    if created:
+        return ContactRef(contact_id, external_id), True
+    winner = by_external_ids(conn, ws, [external_id])[external_id]
+    return winner, False
+
+
+def adopt_external_id(
+    conn: Connection, ws: str, contact_id: str, external_id: str, now: int
+) -> bool:
+    """Give an anonymous-by-id contact (found by email, say) its external_id, if still free."""
+    stmt = (
+        update(contacts)
+        .where(
+            contacts.c.workspace_id == ws,
+            contacts.c.id == contact_id,
+            contacts.c.external_id.is_(None),
+        )
+        .values(external_id=external_id, identified=True, identified_at=now, updated_at=now)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> None:
+    ids = list(set(contact_ids))
+    if ids:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.workspace_id == ws, contacts.c.id.in_(ids))
+            .values(updated_at=now)
+        )
+
+
+def claim_identifiers(
+    conn: Connection, ws: str, contact_id: str, wanted: Mapping[str, str], now: int
+) -> None:
+    """Take the identifiers that are still free; taken ones stay with their holder."""
+    for kind, value in wanted.items():
+        conn.execute(
+            insert(conn, identifiers)
+            .values(workspace_id=ws, kind=kind, value=value, contact_id=contact_id, created_at=now)
+            .on_conflict_do_nothing()
+        )
+
+
+def identifiers_of(conn: Connection, ws: str, contact_id: str) -> dict[str, str]:
+    rows = conn.execute(
+        select(identifiers.c.kind, identifiers.c.value).where(
+            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id
+        )
+    )
+    return {r.kind: r.value for r in rows}
+
+
+def load_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> dict[str, TraitValue]:
+    rows = conn.execute(
+        select(traits.c.key, traits.c.value, traits.c.observed_at, traits.c.trust, traits.c.source)
+        .where(
+            traits.c.workspace_id == ws,
+            traits.c.owner_kind == owner_kind,
+            traits.c.owner_id == owner_id,
+        )
+        .order_by(traits.c.key)
+    )
+    return {
+        r.key: TraitValue(decode_value(r.value), r.observed_at, Trust(r.trust), r.source)
+        for r in rows
+    }
+
+
+def write_traits(
+    conn: Connection, ws: str, owner_kind: str, owner_id: str, winners: Mapping[str, TraitValue]
+) -> None:
+    """Upsert the winning values. The WHERE clause repeats the most-recent-wins order so a
+    concurrent writer holding newer data is never overwritten by an older observation."""
+    if not winners:
+        return
+    stmt = insert(conn, traits)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "owner_kind", "owner_id", "key"],
+        set_={
+            "value": stmt.excluded.value,
+            "observed_at": stmt.excluded.observed_at,
+            "trust": stmt.excluded.trust,
+            "source": stmt.excluded.source,
+        },
+        where=(
+            (stmt.excluded.observed_at > traits.c.observed_at)
+            | (
+                (stmt.excluded.observed_at == traits.c.observed_at)
+                & (
+                    (stmt.excluded.trust > traits.c.trust)
+                    | (
+                        (stmt.excluded.trust == traits.c.trust)
+                        & (stmt.excluded.value > traits.c.value)
+                    )
+                )
+            )
+        ),
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "workspace_id": ws,
+                "owner_kind": owner_kind,
+                "owner_id": owner_id,
+                "key": key,
+                "value": canonical_json(tv.value),
+                "observed_at": tv.observed_at,
+                "trust": int(tv.trust),
+                "source": tv.source,
+            }
+            for key, tv in winners.items()
+        ],
+    )
+
+
+def delete_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> None:
+    conn.execute(
+        delete(traits).where(
+            traits.c.workspace_id == ws,
+            traits.c.owner_kind == owner_kind,
+            traits.c.owner_id == owner_id,
+        )
+    )
+
+
+def get_row(conn: Connection, ws: str, contact_id: str) -> Any:
+    return conn.execute(
+        select(contacts).where(contacts.c.workspace_id == ws, contacts.c.id == contact_id)
+    ).first()
+
+
+def count(conn: Connection, ws: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(contacts).where(contacts.c.workspace_id == ws)
+        ).scalar_one()
+    )
+
+
+def delete_contact_row(conn: Connection, ws: str, contact_id: str) -> None:
+    conn.execute(delete(contacts).where(contacts.c.workspace_id == ws, contacts.c.id == contact_id))

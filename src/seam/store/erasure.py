@@ -1,0 +1,97 @@
+"""Erasure (right to be forgotten) and the data moves of an admin merge."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, update
+
+from seam.store.tables import audit, contacts, events, identifiers, memberships, traits, visitors
+
+
+def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> None:
+    """Remove the contact, its identifiers, traits, bindings, devices and events; strip the
+    personal data from earlier audit rows (the caller writes the tombstone)."""
+    conn.execute(
+        delete(events).where(events.c.workspace_id == ws, events.c.contact_id == contact_id)
+    )
+    if anonymous_ids:
+        conn.execute(
+            delete(events).where(
+                events.c.workspace_id == ws, events.c.anonymous_id.in_(anonymous_ids)
+            )
+        )
+        conn.execute(
+            delete(visitors).where(
+                visitors.c.workspace_id == ws, visitors.c.anonymous_id.in_(anonymous_ids)
+            )
+        )
+        conn.execute(
+            delete(traits).where(
+                traits.c.workspace_id == ws,
+                traits.c.owner_kind == "visitor",
+                traits.c.owner_id.in_(anonymous_ids),
+            )
+        )
+    conn.execute(
+        delete(identifiers).where(
+            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id
+        )
+    )
+    conn.execute(
+        delete(traits).where(
+            traits.c.workspace_id == ws,
+            traits.c.owner_kind == "contact",
+            traits.c.owner_id == contact_id,
+        )
+    )
+    conn.execute(
+        delete(memberships).where(
+            memberships.c.workspace_id == ws,
+            memberships.c.member_kind == "contact",
+            memberships.c.member_id == contact_id,
+        )
+    )
+    conn.execute(delete(contacts).where(contacts.c.workspace_id == ws, contacts.c.id == contact_id))
+    conn.execute(
+        update(audit)
+        .where(
+            audit.c.workspace_id == ws,
+            (audit.c.contact_id == contact_id) | (audit.c.other_contact_id == contact_id),
+        )
+        .values(anonymous_id=None, details="{}", reason=None)
+    )
+
+
+def move_identifiers(conn: Connection, ws: str, from_contact: str, to_contact: str) -> None:
+    """Identifiers of the merged contact join the survivor unless it has that kind already."""
+    kept = {
+        r.kind
+        for r in conn.execute(
+            identifiers.select().where(
+                identifiers.c.workspace_id == ws, identifiers.c.contact_id == to_contact
+            )
+        )
+    }
+    stmt = update(identifiers).where(
+        identifiers.c.workspace_id == ws, identifiers.c.contact_id == from_contact
+    )
+    if kept:
+        conn.execute(stmt.where(identifiers.c.kind.not_in(kept)).values(contact_id=to_contact))
+        conn.execute(
+            delete(identifiers).where(
+                identifiers.c.workspace_id == ws, identifiers.c.contact_id == from_contact
+            )
+        )
+    else:
+        conn.execute(stmt.values(contact_id=to_contact))
+
+
+def set_external_id(
+    conn: Connection, ws: str, contact_id: str, external_id: str | None, identified_at: int | None
+) -> None:
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.workspace_id == ws, contacts.c.id == contact_id)
+        .values(
+            external_id=external_id, identified=external_id is not None, identified_at=identified_at
+        )
+    )

@@ -1,0 +1,44 @@
+"""Rejected messages, kept with their reason so nothing is dropped silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from seam.store.tables import quarantine
+
+PAYLOAD_LIMIT = 4096
+
+
+def keep(
+    conn: Connection, ws: str, rows: list[tuple[str, str, bytes]], *, at: int, key_id: str | None
+) -> None:
+    """rows: (code, message, raw payload); only the first 4 KB of each payload is kept."""
+    if not rows:
+        return
+    conn.execute(
+        quarantine.insert(),
+        [
+            {
+                "workspace_id": ws,
+                "received_at": at,
+                "code": code,
+                "message": message,
+                "payload": payload[:PAYLOAD_LIMIT].decode("utf-8", "replace"),
+                "key_id": key_id,
+            }
+            for code, message, payload in rows
+        ],
+    )
+
+
+def query(
+    conn: Connection, ws: str, *, since: int | None, after_id: int | None, limit: int
+) -> list[Any]:
+    stmt = select(quarantine).where(quarantine.c.workspace_id == ws)
+    if since is not None:
+        stmt = stmt.where(quarantine.c.received_at >= since)
+    if after_id is not None:
+        stmt = stmt.where(quarantine.c.id > after_id)
+    return list(conn.execute(stmt.order_by(quarantine.c.id).limit(limit)))

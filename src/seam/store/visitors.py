@@ -1,0 +1,123 @@
+"""Visitors (devices) and their binding to a contact: at most one, decided atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from seam.store.dialect import greatest, insert, least
+from seam.store.tables import visitors
+
+
+def bindings(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, str | None]:
+    """anonymous_id -> bound contact id (None if unbound) for the visitors that exist."""
+    wanted = list(set(anonymous_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(visitors.c.anonymous_id, visitors.c.contact_id).where(
+            visitors.c.workspace_id == ws, visitors.c.anonymous_id.in_(wanted)
+        )
+    )
+    return {r.anonymous_id: r.contact_id for r in rows}
+
+
+def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) -> None:
+    """Create visitors on first sight and widen their first/last seen window."""
+    if not seen:
+        return
+    stmt = insert(conn, visitors)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "anonymous_id"],
+        set_={
+            "first_seen": least(conn, visitors.c.first_seen, stmt.excluded.first_seen),
+            "last_seen": greatest(conn, visitors.c.last_seen, stmt.excluded.last_seen),
+        },
+    )
+    conn.execute(
+        stmt,
+        [
+            {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
+            for a, (lo, hi) in sorted(seen.items())
+        ],
+    )
+
+
+def bind(
+    conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, now: int, via: str, trust: int
+) -> str:
+    """Bind the visitor if it is free; returns whoever it is bound to afterwards.
+
+    The conditional update is the one-device-one-contact invariant: of two racing binders only
+    one can see `contact_id IS NULL`; the other reads back the winner.
+    """
+    conn.execute(
+        insert(conn, visitors)
+        .values(workspace_id=ws, anonymous_id=anonymous_id, first_seen=now, last_seen=now)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(
+        update(visitors)
+        .where(
+            visitors.c.workspace_id == ws,
+            visitors.c.anonymous_id == anonymous_id,
+            visitors.c.contact_id.is_(None),
+        )
+        .values(contact_id=contact_id, bound_at=now, bound_via=via, bound_trust=trust)
+    )
+    winner = conn.execute(
+        select(visitors.c.contact_id).where(
+            visitors.c.workspace_id == ws, visitors.c.anonymous_id == anonymous_id
+        )
+    ).scalar_one()
+    return str(winner)
+
+
+def move(
+    conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, now: int, trust: int
+) -> bool:
+    """The explicit admin operation that re-binds a device."""
+    result = conn.execute(
+        update(visitors)
+        .where(visitors.c.workspace_id == ws, visitors.c.anonymous_id == anonymous_id)
+        .values(contact_id=contact_id, bound_at=now, bound_via="admin", bound_trust=trust)
+    )
+    return result.rowcount == 1
+
+
+def reassign_contact(conn: Connection, ws: str, from_contact: str, to_contact: str) -> None:
+    conn.execute(
+        update(visitors)
+        .where(visitors.c.workspace_id == ws, visitors.c.contact_id == from_contact)
+        .values(contact_id=to_contact)
+    )
+
+
+def get(conn: Connection, ws: str, anonymous_id: str) -> Any:
+    return conn.execute(
+        select(visitors).where(
+            visitors.c.workspace_id == ws, visitors.c.anonymous_id == anonymous_id
+        )
+    ).first()
+
+
+def of_contact(conn: Connection, ws: str, contact_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(visitors)
+            .where(visitors.c.workspace_id == ws, visitors.c.contact_id == contact_id)
+            .order_by(visitors.c.bound_at, visitors.c.anonymous_id)
+        )
+    )
+
+
+def bound_since(conn: Connection, ws: str | None, since: int) -> list[tuple[str, str, str]]:
+    """(workspace, anonymous_id, contact_id) of visitors bound at or after `since`."""
+    stmt = select(visitors.c.workspace_id, visitors.c.anonymous_id, visitors.c.contact_id).where(
+        visitors.c.contact_id.is_not(None), visitors.c.bound_at >= since
+    )
+    if ws is not None:
+        stmt = stmt.where(visitors.c.workspace_id == ws)
+    return [(r.workspace_id, r.anonymous_id, r.contact_id) for r in conn.execute(stmt)]

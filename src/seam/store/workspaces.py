@@ -1,0 +1,179 @@
+"""Workspaces and their API keys (keys are stored only as SHA-256 hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from seam.clock import now_us
+from seam.ids import new_id
+from seam.store.jsonb import dumps, loads
+from seam.store.tables import api_keys, workspaces
+
+ALL_SCOPES = ("events:write", "contacts:write", "events:read", "contacts:read", "admin")
+WRITE_KEY_SCOPES = ("events:write",)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    domains: tuple[str, ...]
+    cookieless: bool
+    identity_verification: str
+    identity_secret: str
+    jwt_secret: str | None
+    jwt_public_key: str | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    default_region: str | None
+    rate_limit: int | None
+    created_at: int
+
+    @property
+    def verification_required(self) -> bool:
+        return self.identity_verification == "required"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    workspace_id: str
+    kind: str  # "write" | "secret"
+    key_hash: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: int
+    revoked_at: int | None
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind == "secret"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _workspace(row: Any) -> Workspace:
+    return Workspace(
+        id=row.id,
+        name=row.name,
+        domains=tuple(loads(row.domains) or ()),
+        cookieless=bool(row.cookieless),
+        identity_verification=row.identity_verification,
+        identity_secret=row.identity_secret,
+        jwt_secret=row.jwt_secret,
+        jwt_public_key=row.jwt_public_key,
+        jwt_issuer=row.jwt_issuer,
+        jwt_audience=row.jwt_audience,
+        default_region=row.default_region,
+        rate_limit=row.rate_limit,
+        created_at=row.created_at,
+    )
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        kind=row.kind,
+        key_hash=row.key_hash,
+        prefix=row.prefix,
+        scopes=tuple(loads(row.scopes)),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def create_workspace(
+    conn: Connection, name: str, *, domains: Iterable[str] = (), cookieless: bool = False
+) -> Workspace:
+    workspace_id = new_id()
+    conn.execute(
+        workspaces.insert().values(
+            id=workspace_id,
+            name=name,
+            domains=dumps(sorted({d.strip().lower() for d in domains if d.strip()})),
+            cookieless=cookieless,
+            identity_verification="off",
+            identity_secret=secrets.token_hex(32),
+            created_at=now_us(),
+        )
+    )
+    found = get_workspace(conn, workspace_id)
+    assert found is not None
+    return found
+
+
+def get_workspace(conn: Connection, workspace_id: str) -> Workspace | None:
+    row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).first()
+    return _workspace(row) if row else None
+
+
+def find_workspace(conn: Connection, id_or_name: str) -> Workspace | None:
+    row = conn.execute(
+        select(workspaces).where(
+            (workspaces.c.id == id_or_name) | (workspaces.c.name == id_or_name)
+        )
+    ).first()
+    return _workspace(row) if row else None
+
+
+def list_workspaces(conn: Connection) -> list[Workspace]:
+    return [_workspace(r) for r in conn.execute(select(workspaces).order_by(workspaces.c.name))]
+
+
+def update_workspace(conn: Connection, workspace_id: str, **changes: Any) -> Workspace | None:
+    if "domains" in changes:
+        changes["domains"] = dumps(sorted({d.strip().lower() for d in changes["domains"]}))
+    if changes:
+        conn.execute(update(workspaces).where(workspaces.c.id == workspace_id).values(**changes))
+    return get_workspace(conn, workspace_id)
+
+
+def create_key(
+    conn: Connection, workspace_id: str, *, kind: str, scopes: Iterable[str]
+) -> tuple[ApiKey, str]:
+    """A new key and its plain text, which is never stored and shown only this once."""
+    plain = ("wk_" if kind == "write" else "sk_") + secrets.token_urlsafe(24)
+    key_id = new_id()
+    conn.execute(
+        api_keys.insert().values(
+            id=key_id,
+            workspace_id=workspace_id,
+            kind=kind,
+            key_hash=hash_key(plain),
+            prefix=plain[:7],
+            scopes=dumps(list(dict.fromkeys(scopes))),
+            created_at=now_us(),
+        )
+    )
+    found = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
+    return _key(found), plain
+
+
+def find_key(conn: Connection, plain: str) -> ApiKey | None:
+    row = conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(plain))).first()
+    return _key(row) if row else None
+
+
+def list_keys(conn: Connection, workspace_id: str) -> list[ApiKey]:
+    rows = conn.execute(
+        select(api_keys)
+        .where(api_keys.c.workspace_id == workspace_id)
+        .order_by(api_keys.c.created_at)
+    )
+    return [_key(r) for r in rows]
+
+
+def revoke_key(conn: Connection, key_id: str, *, workspace_id: str | None = None) -> bool:
+    stmt = update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    if workspace_id is not None:
+        stmt = stmt.where(api_keys.c.workspace_id == workspace_id)
+    return conn.execute(stmt.values(revoked_at=now_us())).rowcount > 0

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the demo site and the dashboard."""

@@ -78,7 +78,8 @@ def create_contact(
         conn.execute(contacts.insert().values(**values))
         return ContactRef(contact_id, None), True
     stmt = insert(conn, contacts).values(**values).on_conflict_do_nothing()
-    created = conn.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT through SQLAlchemy.
+    created = conn.execute(stmt.returning(contacts.c.id)).first() is not None
     if created:
         return ContactRef(contact_id, external_id), True
     winner = by_external_ids(conn, ws, [external_id])[external_id]

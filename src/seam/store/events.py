@@ -90,16 +90,6 @@ def reattribute_visitor(
     )
 
 
-def delete_of_contact(
-    conn: Connection, ws: str, contact_id: str, anonymous_ids: Iterable[str]
-) -> int:
-    ids = list(anonymous_ids)
-    cond = events.c.contact_id == contact_id
-    if ids:
-        cond = or_(cond, events.c.anonymous_id.in_(ids))
-    return int(conn.execute(delete(events).where(events.c.workspace_id == ws, cond)).rowcount)
-
-
 @dataclass(frozen=True)
 class EventQuery:
     contact_id: str | None = None

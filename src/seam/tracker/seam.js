@@ -130,6 +130,15 @@
     return s.id;
   }
 
+  // The query string minus our pair, every other parameter byte-for-byte as it was
+  // (URLSearchParams would re-encode them).
+  const withoutXdParam = (search) =>
+    search
+      .slice(1)
+      .split('&')
+      .filter((pair) => pair && pair.split('=')[0] !== XD_PARAM)
+      .join('&');
+
   // A link from a.com to b.com carries ?_seam=<anonymous id>.<unix seconds>. Adopt a fresh
   // one (so both domains share one visitor), and always remove it from the address bar so it
   // is neither bookmarked nor shared. Runs before the first page view and before history is
@@ -141,12 +150,7 @@
     const id = value.slice(0, dot);
     const age = now() / 1000 - Number(value.slice(dot + 1));
     if (!cookieless && dot > 0 && validId(id) && age >= -10 && age <= XD_MAX_AGE_S) saveAnonId(id);
-    // Drop only our pair, leaving every other parameter byte-for-byte as it was.
-    const search = location.search
-      .slice(1)
-      .split('&')
-      .filter((pair) => pair.split('=')[0] !== XD_PARAM)
-      .join('&');
+    const search = withoutXdParam(location.search);
     const clean = location.pathname + (search ? '?' + search : '') + location.hash;
     attempt(() => history.replaceState(history.state, '', clean));
   }
@@ -158,7 +162,9 @@
     if (!url || !/^https?:$/.test(url.protocol) || url.host === location.host) return;
     const host = url.hostname.toLowerCase();
     if (!xdDomains.some((dom) => host === dom || host.endsWith('.' + dom))) return;
-    url.searchParams.set(XD_PARAM, anonId + '.' + Math.floor(now() / 1000));
+    // Replaces a stale pair if the link was decorated by an earlier click.
+    const search = withoutXdParam(url.search);
+    url.search = (search ? search + '&' : '') + XD_PARAM + '=' + anonId + '.' + Math.floor(now() / 1000);
     a.href = url.href;
   }
 

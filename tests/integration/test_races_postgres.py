@@ -1,0 +1,120 @@
+"""Invariants hold across processes: two `seam serve` processes on one PostgreSQL database,
+hammered concurrently, bind a device once and create one contact per external id."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+SEAM = str(Path(sys.executable).with_name("seam"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[str], str]]:
+    """Two server processes on one database, and a secret key of a fresh workspace."""
+    subprocess.run([SEAM, "migrate", "--db", pg_url], check=True, capture_output=True)
+    created = subprocess.run(
+        [SEAM, "workspace", "create", "race", "--json", "--db", pg_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    secret = json.loads(created.stdout)["secret_key"]
+    logs = tmp_path_factory.mktemp("race")
+    procs, urls, log_files = [], [], []
+    for i in range(2):
+        port = free_port()
+        log = (logs / f"server{i}.log").open("wb")
+        log_files.append(log)
+        procs.append(
+            subprocess.Popen(
+                [SEAM, "serve", "--db", pg_url, "--port", str(port)], stdout=log, stderr=log
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for url in urls:
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "servers did not start"
+                time.sleep(0.1)
+        yield urls, secret
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+        for log in log_files:
+            log.close()
+
+
+def post_all(urls: list[str], secret: str, bodies: list[dict[str, object]]) -> list[dict]:
+    def send(i_body: tuple[int, dict[str, object]]) -> dict:
+        i, body = i_body
+        r = httpx.post(
+            f"{urls[i % len(urls)]}/v1/identify", json=body, auth=(secret, ""), timeout=60
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(send, enumerate(bodies)))
+
+
+def test_two_users_racing_for_one_device_bind_exactly_one(cluster: tuple[list[str], str]) -> None:
+    urls, secret = cluster
+    bodies = [{"userId": f"racer-{i % 2}", "anonymousId": "shared-device"} for i in range(60)]
+    results = post_all(urls, secret, bodies)
+    winners = {r["contact_id"] for r in results if r["visitor_bound"]}
+    assert len(winners) == 1
+    refused = [r for r in results if not r["visitor_bound"]]
+    assert refused and all(r["refused_reason"] == "visitor_bound_to_other_contact" for r in refused)
+    assert {r["contact_id"] for r in refused}.isdisjoint(winners)
+    visitor = httpx.get(f"{urls[0]}/v1/visitors/shared-device", auth=(secret, "")).json()["data"]
+    assert visitor["contact_id"] in winners
+    audit = httpx.get(
+        f"{urls[1]}/v1/audit",
+        params={"anonymous_id": "shared-device", "action": "visitor_bound", "limit": 1000},
+        auth=(secret, ""),
+    ).json()["data"]
+    assert len(audit) == 1
+
+
+def test_racing_identifies_of_one_external_id_create_one_contact(
+    cluster: tuple[list[str], str],
+) -> None:
+    urls, secret = cluster
+    bodies = [{"userId": "one-person", "anonymousId": f"device-{i}"} for i in range(60)]
+    results = post_all(urls, secret, bodies)
+    assert len({r["contact_id"] for r in results}) == 1
+    assert sum(r["created"] for r in results) == 1
+    assert all(r["visitor_bound"] for r in results)
+    found = httpx.get(
+        f"{urls[0]}/v1/contacts", params={"external_id": "one-person"}, auth=(secret, "")
+    ).json()["data"]
+    assert len(found) == 1
+    contact = httpx.get(f"{urls[1]}/v1/contacts/{found[0]['id']}", auth=(secret, "")).json()
+    assert len(contact["data"]["anonymous_ids"]) == 60

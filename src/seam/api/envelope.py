@@ -62,7 +62,9 @@ async def seam_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(request, exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return error_response(
+        request, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -31,8 +31,12 @@ def _json(name: str) -> dict[str, Any]:
 
 
 def _operation(
-    summary: str, body: str | None, result: str, scope: str, params: list[str] = ()
-) -> dict[str, Any]:  # type: ignore[assignment]
+    summary: str,
+    body: str | None,
+    result: str,
+    scope: str,
+    params: tuple[str, ...] = (),
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"basic": []}, {"bearer": []}],
@@ -89,7 +93,7 @@ def document() -> dict[str, Any]:
             None,
             "EventPage",
             "events:read",
-            [
+            (
                 "contact_id",
                 "anonymous_id",
                 "session_id",
@@ -100,7 +104,7 @@ def document() -> dict[str, Any]:
                 "order",
                 "limit",
                 "cursor",
-            ],
+            ),
         )
     }
     paths["/v1/contacts/{id}"] = {

@@ -8,7 +8,7 @@ from enum import IntEnum
 
 
 class Trust(IntEnum):
-    """Ordered so that a higher value wins a trait tie (authoritative > verified > import > soft)."""
+    """Ordered so a higher value wins a trait tie: authoritative > verified > import > soft."""
 
     SOFT = 1
     IMPORT = 2

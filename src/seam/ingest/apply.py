@@ -135,11 +135,12 @@ class Ingestion:
 
     def _attribute(self, caller: Caller, m: Message) -> tuple[str | None, str | None]:
         ws = caller.workspace
-        claims = [
-            Claim(via, external_id, self._trust(caller, m, external_id))
-            for via, external_id in (("user_id", m.user_id), ("cookie", m.external_contact_id))
-            if external_id
-        ]
+        claims: list[Claim] = []
+        if m.user_id:
+            claims.append(Claim("user_id", m.user_id, self._trust(caller, m, m.user_id)))
+        if m.external_contact_id:
+            cookie = m.external_contact_id
+            claims.append(Claim("cookie", cookie, self._trust(caller, m, cookie)))
         decision = attribute_event(
             claims,
             visitor_contact_id=self._binding(ws.id, m.anonymous_id),

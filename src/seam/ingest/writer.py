@@ -105,7 +105,8 @@ class Writer:
                         job.future.set_result(result)
 
     def _take(self) -> list[Job]:
-        taken, count = [], 0
+        taken: list[Job] = []
+        count = 0
         while self._queue and (
             not taken or count + len(self._queue[0].messages) <= MAX_MESSAGES_PER_TRANSACTION
         ):

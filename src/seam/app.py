@@ -44,7 +44,7 @@ async def _enrich_forever(state: AppState) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    db = open_database(settings.database_url)
+    db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     state = AppState(settings=settings, db=db, writer=Writer(db))
 
     @contextlib.asynccontextmanager

@@ -25,6 +25,9 @@ class Settings:
     metrics_enabled: bool = False
     demo: bool = False
     rate_limit_per_second: int = 1000
+    # FULL: every acknowledged commit is on disk. NORMAL trades the last commits before a power
+    # loss (not a crash of Seam) for speed.
+    sqlite_synchronous: str = "FULL"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -35,6 +38,7 @@ class Settings:
             "metrics_enabled": os.environ.get("SEAM_METRICS", "") in ("1", "true", "on"),
             "demo": os.environ.get("SEAM_DEMO", "") in ("1", "true", "on"),
             "rate_limit_per_second": int(_float("SEAM_RATE_LIMIT", 1000)),
+            "sqlite_synchronous": os.environ.get("SEAM_SQLITE_SYNCHRONOUS", "FULL").upper(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

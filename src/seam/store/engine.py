@@ -36,7 +36,7 @@ class Database:
             self.reader.dispose()
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -45,7 +45,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL syncs the WAL at every commit, so an acknowledged event survives a power loss;
+        # group commit keeps that to one fsync per batch.
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()
@@ -59,11 +61,18 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
-def open_database(url: str) -> Database:
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     url = normalize_url(url)
+    if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS}")
     if make_url(url).get_backend_name() == "sqlite":
         return Database(
-            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
+            url,
+            _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous),
+            _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous),
         )
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     return Database(url, engine, engine)

@@ -85,7 +85,7 @@ async def import_contacts(request: Request) -> Response:
         )
     source = payload.get("source", "import") if isinstance(payload, dict) else "import"
     source = f"import:{source}" if source != "import" else source
-    caller = principal.caller()
+    caller = principal.caller
     result = await app_state(request).writer.run(
         lambda conn: import_records(conn, caller, records, str(source)[:64])
     )

@@ -5,31 +5,15 @@ from __future__ import annotations
 import base64
 import hmac
 import time
-from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from seam.errors import Forbidden, RateLimited, Unauthorized
-from seam.ingest.apply import Caller
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import ApiKey, Workspace, hash_key
 
-from .state import AppState, Cached, TokenBucket, app_state
-
-
-@dataclass(frozen=True)
-class Principal:
-    key: ApiKey
-    workspace: Workspace
-
-    def caller(self) -> Caller:
-        return Caller(
-            workspace=self.workspace,
-            key_id=self.key.id,
-            secret=self.key.is_secret,
-            can_write_contacts="contacts:write" in self.key.scopes,
-        )
+from .state import AppState, Cached, Principal, TokenBucket, app_state
 
 
 def key_from_headers(request: Request) -> str | None:
@@ -52,25 +36,25 @@ async def authenticate(request: Request, plain: str | None, scope: str) -> Princ
     state = app_state(request)
     if not plain:
         raise Unauthorized("an API key is required", code="missing_key")
-    key, workspace = await _lookup(state, plain)
-    if key is None or workspace is None or key.revoked_at is not None:
+    principal = await _lookup(state, plain)
+    if principal is None or principal.key.revoked_at is not None:
         raise Unauthorized("the API key is invalid or revoked", code="invalid_key")
-    if scope not in key.scopes:
+    if scope not in principal.key.scopes:
         raise Forbidden(f"this key lacks the scope {scope}", code="insufficient_scope")
-    _rate_limit(state, key, workspace)
-    return Principal(key, workspace)
+    _rate_limit(state, principal.key, principal.workspace)
+    return principal
 
 
 async def require(request: Request, scope: str) -> Principal:
     return await authenticate(request, key_from_headers(request), scope)
 
 
-async def _lookup(state: AppState, plain: str) -> tuple[ApiKey | None, Workspace | None]:
+async def _lookup(state: AppState, plain: str) -> Principal | None:
     digest = hash_key(plain)
     now = time.monotonic()
     cached = state.keys.get(digest)
     if cached is not None and cached.expires > now:
-        return cached.key, cached.workspace
+        return cached.principal
 
     def read() -> tuple[ApiKey | None, Workspace | None]:
         with state.db.reader.connect() as conn:
@@ -81,13 +65,16 @@ async def _lookup(state: AppState, plain: str) -> tuple[ApiKey | None, Workspace
 
     key, workspace = await run_in_threadpool(read)
     # The index lookup finds the row; the final equality is checked in constant time.
-    if key is not None and not hmac.compare_digest(key.key_hash, digest):
-        key = None
+    found = (
+        Principal.of(key, workspace)
+        if key is not None and workspace is not None and hmac.compare_digest(key.key_hash, digest)
+        else None
+    )
     if state.settings.key_cache_seconds > 0:
         if len(state.keys) > 10_000:
             state.keys.clear()
-        state.keys[digest] = Cached(key, workspace, now + state.settings.key_cache_seconds)
-    return key, workspace
+        state.keys[digest] = Cached(found, now + state.settings.key_cache_seconds)
+    return found
 
 
 def forget_cached(state: AppState) -> None:

@@ -43,7 +43,7 @@ async def collect(request: Request) -> Response:
                     message.pop("anonymous_id", None)
                     message["anonymousId"] = visitor
         messages, rejected = split_batch(payload, received_at)
-        response = await store_batch(request, principal.caller(), messages, rejected)
+        response = await store_batch(request, principal.caller, messages, rejected)
     except SeamError as exc:
         return error_response(
             request, exc.status, exc.code, exc.message, exc.details, cors_headers(origin)

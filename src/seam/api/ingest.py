@@ -15,9 +15,9 @@ from seam.ingest.body import MAX_BODY, MAX_MESSAGE, decode_json, decompress, enc
 from seam.ingest.message import Message, Rejection, validate
 from seam.ingest.writer import Job
 
-from .auth import Principal, authenticate, key_from_headers
+from .auth import authenticate, key_from_headers
 from .envelope import JSON
-from .state import app_state
+from .state import Principal, app_state
 
 SINGLE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 # Compressed bodies may exceed the limit slightly only if incompressible; beyond this margin a
@@ -112,7 +112,7 @@ async def batch(request: Request) -> Response:
         principal = await principal_for(request, None, "events:write")
         payload = decode_json(await read_body(request))
     messages, rejected = split_batch(payload, received_at)
-    return await store_batch(request, principal.caller(), messages, rejected)
+    return await store_batch(request, principal.caller, messages, rejected)
 
 
 def identify_body(outcome: IdentifyOutcome, message: Message) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def identify_body(outcome: IdentifyOutcome, message: Message) -> dict[str, Any]:
 
 
 async def single(request: Request) -> Response:
-    kind = request.url.path.rsplit("/", 1)[-1]
+    kind = request.scope["path"].rsplit("/", 1)[-1]
     received_at = now_us()
     header_key = key_from_headers(request)
     principal = await principal_for(request, None, "events:write") if header_key else None
@@ -142,7 +142,7 @@ async def single(request: Request) -> Response:
         raise PayloadTooLarge(f"a message exceeds {MAX_MESSAGE} bytes")
     checked = validate(payload, received_at=received_at, default_type=kind)
     state = app_state(request)
-    caller = principal.caller()
+    caller = principal.caller
     if isinstance(checked, Rejection):
         await state.writer.submit(Job(caller, [], [(checked.code, checked.message, data)]))
         state.count("events_rejected")

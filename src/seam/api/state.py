@@ -7,16 +7,35 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from seam.ingest.apply import Caller
 from seam.ingest.writer import Writer
 from seam.settings import Settings
 from seam.store.engine import Database
 from seam.store.workspaces import ApiKey, Workspace
 
 
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated key with its workspace, and the caller the write path sees."""
+
+    key: ApiKey
+    workspace: Workspace
+    caller: Caller
+
+    @classmethod
+    def of(cls, key: ApiKey, workspace: Workspace) -> Principal:
+        caller = Caller(
+            workspace=workspace,
+            key_id=key.id,
+            secret=key.is_secret,
+            can_write_contacts="contacts:write" in key.scopes,
+        )
+        return cls(key, workspace, caller)
+
+
 @dataclass
 class Cached:
-    key: ApiKey | None
-    workspace: Workspace | None
+    principal: Principal | None
     expires: float
 
 

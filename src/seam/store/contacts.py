@@ -11,7 +11,7 @@ from seam.identity.resolve import ContactRef
 from seam.identity.traits import TraitValue, canonical_json
 from seam.identity.trust import Trust
 from seam.ids import new_id
-from seam.store.dialect import insert
+from seam.store.dialect import insert, select_in
 from seam.store.jsonb import decode_value
 from seam.store.tables import contacts, identifiers, traits
 
@@ -19,15 +19,13 @@ from seam.store.tables import contacts, identifiers, traits
 def by_external_ids(
     conn: Connection, ws: str, external_ids: Iterable[str]
 ) -> dict[str, ContactRef]:
-    wanted = list(set(external_ids))
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        select(contacts.c.id, contacts.c.external_id).where(
-            contacts.c.workspace_id == ws, contacts.c.external_id.in_(wanted)
-        )
+    rows = select_in(
+        conn,
+        "SELECT id, external_id FROM contacts WHERE workspace_id = {ph} AND external_id IN ({in})",
+        [ws],
+        sorted(set(external_ids)),
     )
-    return {r.external_id: ContactRef(r.id, r.external_id) for r in rows}
+    return {external_id: ContactRef(cid, external_id) for cid, external_id in rows}
 
 
 def by_id(conn: Connection, ws: str, contact_id: str) -> ContactRef | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import ClauseElement, Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,3 +24,56 @@ def greatest(conn: Connection, a: Any, b: Any) -> ColumnElement[Any]:
 
 def least(conn: Connection, a: Any, b: Any) -> ColumnElement[Any]:
     return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement compiled once per dialect. The hot write path runs it through the DBAPI
+    directly: building, caching and compiling a SQLAlchemy construct per batch costs more than
+    inserting the rows."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter order for qmark dialects (SQLite)
+
+    def params(self, row: Mapping[str, Any]) -> Any:
+        if self.positional is None:
+            return row
+        return tuple(row[name] for name in self.positional)
+
+
+_prepared: dict[tuple[str, str], Prepared] = {}
+
+
+def prepare(conn: Connection, name: str, build: Callable[[Connection], ClauseElement]) -> Prepared:
+    key = (conn.dialect.name, name)
+    found = _prepared.get(key)
+    if found is None:
+        compiled = build(conn).compile(dialect=conn.dialect)
+        order = getattr(compiled, "positiontup", None)  # only SQL compilers have it
+        positional = tuple(order) if order else None
+        found = _prepared[key] = Prepared(compiled.string, positional)
+    return found
+
+
+def execute_many(conn: Connection, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.exec_driver_sql(prepared.sql, [prepared.params(r) for r in rows])
+
+
+def placeholder(conn: Connection) -> str:
+    """The DBAPI's positional placeholder (sqlite3: qmark; psycopg: format)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def select_in(
+    conn: Connection, template: str, leading: Sequence[Any], values: Sequence[Any]
+) -> list[Any]:
+    """Run `template` whose `{ph}` marks the leading parameters and `{in}` an IN list, through
+    the DBAPI. Used where a batch looks up many keys at once on the hot path."""
+    ph = placeholder(conn)
+    rows: list[Any] = []
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        sql = template.format(ph=ph, **{"in": ", ".join([ph] * len(chunk))})
+        rows.extend(conn.exec_driver_sql(sql, (*leading, *chunk)).fetchall())
+    return rows

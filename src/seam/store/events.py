@@ -6,19 +6,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import ClauseElement, Connection, and_, bindparam, func, or_, select, update
 
-from seam.store.dialect import insert
+from seam.store.dialect import execute_many, insert, prepare
 from seam.store.tables import events
 
 # Attributions where the event itself named its contact; a device move leaves them in place.
 NAMED_VIAS = ("user_id", "cookie")
 
 
+EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+
+
+def _insert_events(conn: Connection) -> ClauseElement:
+    values: dict[str, Any] = {name: bindparam(name) for name in EVENT_COLUMNS}
+    stmt: ClauseElement = insert(conn, events).values(values).on_conflict_do_nothing()
+    return stmt
+
+
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Store events; a message id seen before in the workspace is ignored (retries are safe)."""
-    if rows:
-        conn.execute(insert(conn, events).on_conflict_do_nothing(), list(rows))
+    """Store events; a message id seen before in the workspace is ignored (retries are safe).
+    Each row has every column of EVENT_COLUMNS."""
+    execute_many(conn, prepare(conn, "insert_events", _insert_events), rows)
 
 
 def backfill(

@@ -5,44 +5,45 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ClauseElement, Connection, bindparam, select, update
 
-from seam.store.dialect import greatest, insert, least
+from seam.store.dialect import execute_many, greatest, insert, least, prepare, select_in
 from seam.store.tables import visitors
 
 
 def bindings(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, str | None]:
     """anonymous_id -> bound contact id (None if unbound) for the visitors that exist."""
-    wanted = list(set(anonymous_ids))
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        select(visitors.c.anonymous_id, visitors.c.contact_id).where(
-            visitors.c.workspace_id == ws, visitors.c.anonymous_id.in_(wanted)
-        )
+    rows = select_in(
+        conn,
+        "SELECT anonymous_id, contact_id FROM visitors WHERE workspace_id = {ph}"
+        " AND anonymous_id IN ({in})",
+        [ws],
+        sorted(set(anonymous_ids)),
     )
-    return {r.anonymous_id: r.contact_id for r in rows}
+    return {anonymous_id: contact_id for anonymous_id, contact_id in rows}
 
 
-def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) -> None:
-    """Create visitors on first sight and widen their first/last seen window."""
-    if not seen:
-        return
-    stmt = insert(conn, visitors)
-    stmt = stmt.on_conflict_do_update(
+def _record_seen(conn: Connection) -> ClauseElement:
+    names = ("workspace_id", "anonymous_id", "first_seen", "last_seen")
+    stmt = insert(conn, visitors).values({name: bindparam(name) for name in names})
+    upsert: ClauseElement = stmt.on_conflict_do_update(
         index_elements=["workspace_id", "anonymous_id"],
         set_={
             "first_seen": least(conn, visitors.c.first_seen, stmt.excluded.first_seen),
             "last_seen": greatest(conn, visitors.c.last_seen, stmt.excluded.last_seen),
         },
     )
-    conn.execute(
-        stmt,
-        [
-            {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
-            for a, (lo, hi) in sorted(seen.items())
-        ],
-    )
+    return upsert
+
+
+def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) -> None:
+    """Create visitors on first sight and widen their first/last seen window. Sorted, so that
+    concurrent writers lock rows in the same order and cannot deadlock each other."""
+    rows = [
+        {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
+        for a, (lo, hi) in sorted(seen.items())
+    ]
+    execute_many(conn, prepare(conn, "record_seen", _record_seen), rows)
 
 
 def bind(

@@ -17,7 +17,6 @@ from seam.ingest.message import Message, validate
 from seam.store import workspaces
 from seam.store.engine import Database
 from seam.store.tables import contacts, events, traits, visitors
-from seam.store.workspaces import ALL_SCOPES
 
 BASE = 1_800_000_000_000_000
 NOW = BASE + 10_000_000_000

@@ -1,0 +1,382 @@
+"""SPEC §6 over HTTP: /v1/collect (origins, CORS, keys, bodies, cookieless, forms) and the
+app-JWT session identify. The tracker itself is exercised in Chromium in tests/browser."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from e2e.support import Workspace, expect, expect_error, uid
+
+ORIGIN = {"Origin": "https://www.example.com"}
+
+
+def collect(
+    ws: Workspace,
+    body: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    text_plain: bool = True,
+) -> Any:
+    hdrs = {
+        "Content-Type": "text/plain" if text_plain else "application/json",
+        **(ORIGIN if headers is None else headers),
+    }
+    return ws.http.post("/v1/collect", content=json.dumps(body), headers=hdrs, params=params)
+
+
+def hs_secret() -> str:
+    return uid("jwt-secret-") + "k" * 32
+
+
+def page(anonymous_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "page",
+        "anonymousId": anonymous_id,
+        "messageId": uid("m-"),
+        "properties": {"path": "/"},
+        **extra,
+    }
+
+
+def test_collect_accepts_a_beacon_batch_from_an_allowed_subdomain(workspace: Workspace) -> None:
+    anon = uid("v-")
+    r = collect(workspace, {"writeKey": workspace.write_key, "batch": [page(anon), page(anon)]})
+    body = expect(r)
+    assert body["accepted"] == 2
+    assert r.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert len(workspace.events(anonymous_id=anon)) == 2
+
+
+def test_collect_accepts_a_single_message_and_the_key_in_the_query(workspace: Workspace) -> None:
+    anon = uid("v-")
+    r = collect(workspace, page(anon), params={"key": workspace.write_key}, text_plain=False)
+    assert expect(r)["accepted"] == 1
+
+
+def test_collect_refuses_a_foreign_origin_without_cors(workspace: Workspace) -> None:
+    r = collect(
+        workspace,
+        {"writeKey": workspace.write_key, "batch": [page(uid())]},
+        headers={"Origin": "https://evil.example.org"},
+    )
+    expect_error(r, 403, "forbidden_origin")
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_collect_refuses_a_lookalike_domain(workspace: Workspace) -> None:
+    r = collect(
+        workspace,
+        {"writeKey": workspace.write_key, "batch": [page(uid())]},
+        headers={"Origin": "https://notexample.com"},
+    )
+    expect_error(r, 403, "forbidden_origin")
+
+
+def test_collect_uses_the_referer_when_there_is_no_origin(workspace: Workspace) -> None:
+    r = collect(
+        workspace,
+        {"writeKey": workspace.write_key, "batch": [page(uid())]},
+        headers={"Referer": "https://example.com/pricing?x=1"},
+    )
+    assert expect(r)["accepted"] == 1
+
+
+def test_collect_refuses_a_secret_key(workspace: Workspace) -> None:
+    r = collect(workspace, {"writeKey": workspace.secret_key, "batch": [page(uid())]})
+    expect_error(r, 403)
+
+
+def test_collect_without_a_key_is_401(workspace: Workspace) -> None:
+    expect_error(collect(workspace, {"batch": [page(uid())]}), 401, "missing_key")
+
+
+def test_preflight_grants_cors_only_to_the_workspace_origins(workspace: Workspace) -> None:
+    ok = workspace.http.options(
+        "/v1/collect",
+        params={"key": workspace.write_key},
+        headers={**ORIGIN, "Access-Control-Request-Method": "POST"},
+    )
+    assert ok.headers.get("access-control-allow-origin") == "https://www.example.com"
+    bad = workspace.http.options(
+        "/v1/collect",
+        params={"key": workspace.write_key},
+        headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_collect_keeps_good_messages_of_a_partly_bad_batch(workspace: Workspace) -> None:
+    anon = uid("v-")
+    r = collect(
+        workspace,
+        {
+            "writeKey": workspace.write_key,
+            "batch": [page(anon), {"type": "page", "anonymousId": "undefined"}],
+        },
+    )
+    body = expect(r)
+    assert body["accepted"] == 1 and body["rejected"][0]["code"] == "invalid_id"
+
+
+def test_form_submission_creates_the_contact_by_email_and_binds_the_device(
+    workspace: Workspace,
+) -> None:
+    anon = uid("v-")
+    collect(workspace, {"writeKey": workspace.write_key, "batch": [page(anon), page(anon)]})
+    form = {"type": "form", "anonymousId": anon, "traits": {"email": " Grace@Example.com"}}
+    assert (
+        expect(collect(workspace, {"writeKey": workspace.write_key, "batch": [form]}))["accepted"]
+        == 1
+    )
+    found = workspace.contacts(email="grace@example.com")
+    assert len(found) == 1
+    contact = workspace.contact(found[0]["id"])
+    assert contact["identifiers"]["email"] == "grace@example.com"
+    assert anon in contact["anonymous_ids"]
+    events = workspace.events(contact_id=contact["id"])
+    assert [e["type"] for e in events].count("page") == 2
+    assert {e["attribution"]["via"] for e in events if e["type"] == "page"} == {"form"}
+
+
+def test_form_email_of_another_person_does_not_take_a_bound_device(workspace: Workspace) -> None:
+    anon = uid("v-")
+    workspace.identify({"userId": uid("usr-"), "anonymousId": anon})
+    form = {"type": "form", "anonymousId": anon, "traits": {"email": "someone@example.com"}}
+    collect(workspace, {"writeKey": workspace.write_key, "batch": [form]})
+    refused = workspace.audit(anonymous_id=anon, action="visitor_bind_refused")
+    assert len(refused) == 1
+
+
+def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
+    server: Any,
+    http: Any,
+) -> None:
+    raw = server.cli_json(
+        "workspace", "create", uid("cl-"), "--domain", "example.com", "--cookieless", "--json"
+    )
+    ws = Workspace(
+        server=server,
+        http=http,
+        id=raw["id"],
+        name=raw["name"],
+        write_key=raw["write_key"],
+        secret_key=raw["secret_key"],
+        raw=raw,
+    )
+    ua = {**ORIGIN, "User-Agent": f"agent-{uid()}"}
+    for _ in range(3):
+        expect(
+            collect(
+                ws,
+                {
+                    "writeKey": ws.write_key,
+                    "batch": [{"type": "page", "properties": {"path": "/"}}],
+                },
+                headers=ua,
+            )
+        )
+    identify = {"type": "identify", "userId": "usr-cookieless", "traits": {"plan": "pro"}}
+    expect(collect(ws, {"writeKey": ws.write_key, "batch": [identify]}, headers=ua))
+    contact = ws.contact_by_external_id("usr-cookieless")
+    assert contact is not None and len(contact["anonymous_ids"]) == 1
+    assert contact["anonymous_ids"][0].startswith("fp_")
+    pages = [e for e in ws.events(contact_id=contact["id"]) if e["type"] == "page"]
+    assert len(pages) == 3
+    # A different browser (user agent) is a different visitor.
+    expect(
+        collect(
+            ws,
+            {"writeKey": ws.write_key, "batch": [{"type": "page"}]},
+            headers={**ORIGIN, "User-Agent": "another-agent"},
+        )
+    )
+    assert len(ws.events(contact_id=contact["id"], type="page")) == 3
+
+
+# -- verified browser identity -------------------------------------------------------------------
+
+
+def test_unsigned_browser_identify_is_ignored_and_audited_when_verification_is_required(
+    workspace: Workspace,
+) -> None:
+    workspace.update("--identity-verification", "required")
+    anon = uid("v-")
+    workspace.send("page", {"anonymousId": anon})
+    r = collect(
+        workspace,
+        {
+            "writeKey": workspace.write_key,
+            "batch": [{"type": "identify", "userId": "usr-unsigned", "anonymousId": anon}],
+        },
+    )
+    assert expect(r)["accepted"] == 1
+    assert workspace.contact_by_external_id("usr-unsigned") is None
+    assert workspace.audit(action="identity_unverified")
+    assert all(e["contact_id"] is None for e in workspace.events(anonymous_id=anon))
+
+
+def test_user_hash_makes_a_browser_identify_count_under_required(workspace: Workspace) -> None:
+    secret = workspace.update("--identity-verification", "required")["identity_secret"]
+    anon = uid("v-")
+    workspace.send("page", {"anonymousId": anon})
+    digest = hmac.new(secret.encode(), b"usr-signed", hashlib.sha256).hexdigest()
+    r = collect(
+        workspace,
+        {
+            "writeKey": workspace.write_key,
+            "batch": [
+                {
+                    "type": "identify",
+                    "userId": "usr-signed",
+                    "anonymousId": anon,
+                    "context": {"user_hash": digest},
+                }
+            ],
+        },
+    )
+    assert expect(r)["accepted"] == 1
+    contact = workspace.contact_by_external_id("usr-signed")
+    assert contact is not None and anon in contact["anonymous_ids"]
+    bound = workspace.audit(anonymous_id=anon, action="visitor_bound")
+    assert bound and bound[0]["trust"] == "verified"
+
+
+def test_wrong_user_hash_is_refused_under_required(workspace: Workspace) -> None:
+    workspace.update("--identity-verification", "required")
+    anon = uid("v-")
+    r = collect(
+        workspace,
+        {
+            "writeKey": workspace.write_key,
+            "batch": [
+                {
+                    "type": "identify",
+                    "userId": "usr-forged",
+                    "anonymousId": anon,
+                    "context": {"user_hash": "0" * 64},
+                }
+            ],
+        },
+    )
+    expect(r)
+    assert workspace.contact_by_external_id("usr-forged") is None
+
+
+# -- PATCH /v1/sessions/{id}/identify -----------------------------------------------------------
+
+
+def session_with_pages(ws: Workspace, n: int = 3) -> tuple[str, str]:
+    anon, session = uid("v-"), uid("s-")
+    for _ in range(n):
+        ws.send("page", {"anonymousId": anon, "context": {"session_id": session}})
+    return anon, session
+
+
+def identify_session(ws: Workspace, session: str, token: str) -> Any:
+    return ws.http.patch(
+        f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_hs256_app_token_identifies_the_session(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret, "--jwt-issuer", "https://app.example.com")
+    anon, session = session_with_pages(workspace)
+    token = jwt.encode(
+        {"sub": "usr-jwt", "iss": "https://app.example.com", "exp": int(time.time()) + 300},
+        secret,
+        algorithm="HS256",
+    )
+    first = expect(identify_session(workspace, session, token))
+    assert first["events_linked"] == 3 and first["contact_id"]
+    again = expect(identify_session(workspace, session, token))
+    assert again == {**first, "events_linked": 0}
+    contact = workspace.contact(first["contact_id"])
+    assert contact["external_id"] == "usr-jwt" and anon in contact["anonymous_ids"]
+
+
+def test_expired_token_is_401(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret)
+    _, session = session_with_pages(workspace, 1)
+    token = jwt.encode({"sub": "usr-x", "exp": int(time.time()) - 60}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, session, token), 401)
+
+
+def test_token_signed_with_the_wrong_key_is_401(workspace: Workspace) -> None:
+    workspace.update("--jwt-secret", hs_secret())
+    _, session = session_with_pages(workspace, 1)
+    token = jwt.encode({"sub": "usr-x"}, hs_secret(), algorithm="HS256")
+    expect_error(identify_session(workspace, session, token), 401)
+
+
+def test_wrong_issuer_or_audience_is_401(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret, "--jwt-issuer", "good-iss", "--jwt-audience", "seam")
+    _, session = session_with_pages(workspace, 1)
+    bad_iss = jwt.encode({"sub": "u", "iss": "evil", "aud": "seam"}, secret, algorithm="HS256")
+    bad_aud = jwt.encode({"sub": "u", "iss": "good-iss", "aud": "x"}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, session, bad_iss), 401)
+    expect_error(identify_session(workspace, session, bad_aud), 401)
+    good = jwt.encode({"sub": "u", "iss": "good-iss", "aud": "seam"}, secret, algorithm="HS256")
+    expect(identify_session(workspace, session, good))
+
+
+def test_missing_token_is_401(workspace: Workspace) -> None:
+    r = workspace.http.patch("/v1/sessions/whatever/identify")
+    expect_error(r, 401)
+
+
+def test_unknown_session_is_404(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret)
+    token = jwt.encode({"sub": "usr-x"}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, uid("no-such-session-"), token), 404)
+
+
+def test_session_of_a_device_bound_to_someone_else_is_409(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret)
+    anon, session = session_with_pages(workspace, 1)
+    workspace.identify({"userId": "usr-first", "anonymousId": anon})
+    token = jwt.encode({"sub": "usr-second"}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, session, token), 409)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_public_key_tokens_identify_the_session(
+    workspace: Workspace,
+    algorithm: str,
+    tmp_path: Any,
+) -> None:
+    private = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    key_file = tmp_path / "app.pem"
+    key_file.write_bytes(pem)
+    workspace.update("--jwt-public-key", str(key_file))
+    _, session = session_with_pages(workspace, 2)
+    token = jwt.encode({"sub": f"usr-{algorithm}"}, private, algorithm=algorithm)
+    assert expect(identify_session(workspace, session, token))["events_linked"] == 2
+    other = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    forged = jwt.encode({"sub": "usr-forged"}, other, algorithm=algorithm)
+    expect_error(identify_session(workspace, session, forged), 401)

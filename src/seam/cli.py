@@ -262,6 +262,68 @@ def key_revoke(key_id: str, db_url: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+def read_records(path: str) -> list[dict[str, Any]]:
+    """CRM records from a CSV (columns external_id, email, updated_at, and any trait) or a
+    JSON-lines file (objects shaped like POST /v1/contacts/import records)."""
+    import csv
+
+    if path.endswith((".jsonl", ".ndjson")):
+        with open(path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    with open(path, encoding="utf-8", newline="") as handle:
+        records = []
+        for row in csv.DictReader(handle):
+            fields = {k: v for k, v in row.items() if k and v not in (None, "")}
+            record: dict[str, Any] = {
+                name: fields.pop(name)
+                for name in ("external_id", "email", "updated_at")
+                if name in fields
+            }
+            record["traits"] = fields
+            records.append(record)
+        return records
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", "workspace_id", required=True)
+@click.option("--source", default="import", show_default=True, help="Recorded as trait source.")
+@db_option
+def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
+    """Upsert contacts from a CSV or JSONL file with trust `import` (a CRM sync)."""
+    from rich.progress import Progress
+
+    from seam.ingest.apply import Caller
+    from seam.ingest.crm import import_records
+
+    records = read_records(path)
+    db = _open(db_url)
+    with db.reader.connect() as conn:
+        ws = ws_store.find_workspace(conn, workspace_id)
+    if ws is None:
+        raise click.ClickException(f"no workspace {workspace_id!r}")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    label = source if source == "import" else f"import:{source}"
+    totals = {"created": 0, "updated": 0, "rejected": 0}
+    with Progress() as progress:
+        task = progress.add_task(f"importing {len(records)} records", total=len(records))
+        for start in range(0, len(records), 500):
+            chunk = records[start : start + 500]
+            with db.writer.begin() as conn:
+                result = import_records(conn, caller, chunk, label[:64])
+            totals["created"] += result["created"]
+            totals["updated"] += result["updated"]
+            totals["rejected"] += len(result["rejected"])
+            for rejection in result["rejected"]:
+                progress.console.print(
+                    f"record {start + rejection['index'] + 1}: {rejection['message']}"
+                )
+            progress.advance(task, len(chunk))
+    click.echo(
+        f"created {totals['created']}, updated {totals['updated']}, rejected {totals['rejected']}"
+    )
+
+
 @main.command()
 @db_option
 def enrich(db_url: str) -> None:

@@ -1,0 +1,68 @@
+"""The enrichment pass attributes events that raced an identify, on both backends."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from seam.clock import now_us
+from seam.enrichment import enrich, recent_window_start
+from seam.ingest.apply import Caller, Ingestion
+from seam.ingest.message import Message, validate
+from seam.store import visitors, workspaces
+from seam.store.engine import Database
+from seam.store.tables import events
+
+
+def ingest(db: Database, caller: Caller, *raw: dict[str, object]) -> None:
+    with db.writer.begin() as conn:
+        ingestion = Ingestion(conn, now_us())
+        messages = [validate(r, received_at=now_us()) for r in raw]
+        assert all(isinstance(m, Message) for m in messages)
+        ingestion.prefetch([(caller, messages)])  # type: ignore[list-item]
+        for m in messages:
+            ingestion.apply(caller, m)  # type: ignore[arg-type]
+        ingestion.finish()
+
+
+def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "enrich")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    ingest(db, caller, {"type": "identify", "userId": "usr-1", "anonymousId": "dev-1"})
+    # A transaction that read the visitor before the binding committed stored this event as
+    # anonymous; reproduce its outcome by inserting it as the racing writer would have.
+    with db.writer.begin() as conn:
+        bound = visitors.bindings(conn, ws.id, ["dev-1"])["dev-1"]
+        conn.execute(
+            events.insert().values(
+                workspace_id=ws.id,
+                message_id="raced",
+                type="page",
+                anonymous_id="dev-1",
+                timestamp=now_us(),
+                received_at=now_us(),
+            )
+        )
+    with db.writer.begin() as conn:
+        assert enrich(conn, since=recent_window_start()) >= 1
+    with db.reader.connect() as conn:
+        row = conn.execute(
+            select(events).where(events.c.workspace_id == ws.id, events.c.message_id == "raced")
+        ).one()
+    assert (row.contact_id, row.via) == (bound, "enrichment")
+    with db.writer.begin() as conn:
+        assert enrich(conn, since=None) == 0  # nothing left: the pass is idempotent
+
+
+def test_events_of_unbound_visitors_stay_anonymous(db: Database) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "enrich-anon")
+    caller = Caller(workspace=ws, key_id=None, secret=False, can_write_contacts=False)
+    ingest(db, caller, {"type": "page", "anonymousId": "dev-anon", "messageId": "anon-page"})
+    with db.writer.begin() as conn:
+        enrich(conn, since=None)
+    with db.reader.connect() as conn:
+        row = conn.execute(
+            select(events).where(events.c.workspace_id == ws.id, events.c.message_id == "anon-page")
+        ).one()
+    assert row.contact_id is None

@@ -1,0 +1,156 @@
+"""`python -m bench [--backend sqlite|postgres|both] [--quick]`: measure, print, write the doc."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psycopg
+
+from bench import ceilings, seam_latency, seam_load, seam_server
+from bench.config import FULL, LOAD_CORE, QUICK, REPO, Profile
+from bench.procs import pin_self
+from bench.report import text_table, write_markdown
+from bench.results import BackendResult
+from bench.scratch import DEFAULT_PG, scratch_dir, scratch_pg_database
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="short runs, 100k events stored")
+    parser.add_argument(
+        "--pg", default=DEFAULT_PG, help=f"PostgreSQL server (default {DEFAULT_PG})"
+    )
+    parser.add_argument("--ceilings-only", action="store_true", help="skip Seam itself")
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "docs" / "benchmarks.md", help="Markdown report"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only, keep the doc")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def seam_database(backend: str, workdir: Path, pg_server: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'seam.db'}"
+    else:
+        with scratch_pg_database(pg_server, "seam") as url:
+            yield url
+
+
+def server_log_problems(log: Path) -> list[str]:
+    """Errors Seam logged while under benchmark (tracebacks, 5xx)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    problems = []
+    if tracebacks:
+        first = tracebacks[0]
+        excerpt = " | ".join(lines[first : first + 40][-6:])
+        problems.append(f"server log: {len(tracebacks)} tracebacks; the first ends: {excerpt}")
+    five_xx = sum(1 for line in lines if '" 50' in line)
+    if five_xx:
+        problems.append(f"server log: {five_xx} access-log lines with a 5xx status")
+    return problems
+
+
+def bench_backend(backend: str, profile: Profile, args: argparse.Namespace) -> BackendResult:
+    out = BackendResult(backend)
+    run_id = f"r{int(time.time()) % 1_000_000}{backend[0]}"
+    started = time.monotonic()
+    with scratch_dir() as workdir:
+        try:
+            phase = time.monotonic()
+            ceilings.measure(backend, profile, workdir, args.pg, out)
+            out.notes.append(f"ceilings took {time.monotonic() - phase:.0f}s")
+            if not args.ceilings_only:
+                _bench_seam(backend, profile, args, workdir, run_id, out)
+        except Exception as exc:
+            traceback.print_exc()
+            out.problems.append(f"run aborted: {type(exc).__name__}: {str(exc)[:1500]}")
+        finally:
+            out.problems.extend(server_log_problems(workdir / "seam-serve.log"))
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _bench_seam(
+    backend: str,
+    profile: Profile,
+    args: argparse.Namespace,
+    workdir: Path,
+    run_id: str,
+    out: BackendResult,
+) -> None:
+    trivial = out.figure(ceilings.TRIVIAL)
+    raw_names = {
+        ceilings.RAW_SQLITE: "raw executemany",
+        ceilings.RAW_SQLITE_FULL: "raw, sync=FULL",
+        ceilings.RAW_COPY: "raw COPY",
+        ceilings.RAW_EXECUTEMANY: "raw executemany",
+    }
+    raw = [
+        (label, f.value) for name, label in raw_names.items() if (f := out.figure(name)) and f.value
+    ]
+    with (
+        seam_database(backend, workdir, args.pg) as db_url,
+        seam_server.serve(db_url, workdir) as seam,
+    ):
+        phase = time.monotonic()
+        stored = seam_load.measure(
+            seam, profile, run_id, out, trivial=trivial.value if trivial else None, raw=raw
+        )
+        out.notes.append(f"ingest phases took {time.monotonic() - phase:.0f}s")
+        phase = time.monotonic()
+        stored += asyncio.run(seam_latency.identify(seam, profile, run_id, out))
+        out.notes.append(f"identify phase took {time.monotonic() - phase:.0f}s")
+        phase = time.monotonic()
+        asyncio.run(seam_latency.timeline(seam, profile, run_id, out, stored))
+        out.notes.append(f"timeline phase took {time.monotonic() - phase:.0f}s")
+
+
+def postgres_version(pg_server: str) -> str | None:
+    try:
+        with psycopg.connect(f"{pg_server}/postgres", connect_timeout=5) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            return str(row[0]) if row else None
+    except psycopg.Error:
+        return None
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    pin_self(LOAD_CORE)  # this harness and wrk: the load core; servers pin themselves to core 0
+    started = time.monotonic()
+    results = []
+    for backend in backends:
+        print(f"== {backend} ({profile.name} profile)", flush=True)
+        results.append(bench_backend(backend, profile, args))
+        print(text_table(results[-1:]), flush=True)
+    seconds = time.monotonic() - started
+    print(f"\n== results ({seconds / 60:.1f} min)\n{text_table(results)}")
+    for result in results:
+        for problem in result.problems:
+            print(f"[{result.backend}] PROBLEM: {problem}")
+    if not args.no_write:
+        pg = postgres_version(args.pg) if "postgres" in backends else None
+        write_markdown(
+            args.output, results, profile=profile, argv=argv, seconds=seconds, pg_version=pg
+        )
+        print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,63 @@
+"""Ceilings measured in the same run: what the web stack and the database can do at most."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+from bench.config import Profile
+from bench.procs import free_port, server
+from bench.raw_inserts import postgres_rows_per_second, sqlite_rows_per_second
+from bench.results import BackendResult, Figure
+from bench.scratch import scratch_pg_database
+from bench.wrk_driver import WrkResult, run_wrk
+
+TRIVIAL = "trivial endpoint (req/s)"
+RAW_SQLITE = "raw inserts, executemany (rows/s)"
+# Seam's SQLite default is synchronous=FULL (durable acknowledgements); shown for context.
+RAW_SQLITE_FULL = "raw inserts, executemany, sync=FULL (rows/s)"
+RAW_COPY = "raw inserts, COPY (rows/s)"
+RAW_EXECUTEMANY = "raw inserts, executemany (rows/s)"
+
+
+def trivial_endpoint(profile: Profile, workdir: Path) -> WrkResult:
+    """wrk against bench.trivial_app (Starlette + msgspec, uvicorn uvloop/httptools, 1 worker)."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "uvicorn", "bench.trivial_app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with server(cmd, port=port, log=workdir / "trivial.log"):
+        load = functools.partial(
+            run_wrk,
+            url,
+            mode="track",
+            authorization="Basic d2tfdHJpdmlhbDo=",
+            pool=profile.anon_pool,
+            connections=profile.wrk_connections,
+            threads=profile.wrk_threads,
+        )
+        load(prefix="warm", seconds=profile.wrk_warmup_seconds)
+        return load(prefix="trivial", seconds=profile.wrk_seconds)
+
+
+def measure(
+    backend: str, profile: Profile, workdir: Path, pg_server: str, out: BackendResult
+) -> None:
+    """Add the ceiling figures of `backend` to `out`."""
+    trivial = trivial_endpoint(profile, workdir)
+    out.add(Figure(backend, TRIVIAL, trivial.ok_per_second, "req/s", is_ceiling=True))
+    out.notes.append(f"trivial endpoint: {trivial.describe()}")
+    if backend == "sqlite":
+        for synchronous, name in (("NORMAL", RAW_SQLITE), ("FULL", RAW_SQLITE_FULL)):
+            path = workdir / f"raw-{synchronous.lower()}.db"
+            rate = sqlite_rows_per_second(path, profile.raw_rows, synchronous=synchronous)
+            out.add(Figure(backend, name, rate, "rows/s", is_ceiling=True))
+    else:
+        with scratch_pg_database(pg_server, "raw") as url:
+            rates = postgres_rows_per_second(url, profile.raw_rows)
+        out.add(Figure(backend, RAW_COPY, rates["copy"], "rows/s", is_ceiling=True))
+        out.add(Figure(backend, RAW_EXECUTEMANY, rates["executemany"], "rows/s", is_ceiling=True))

@@ -1,0 +1,69 @@
+"""Run sizes: the full profile and the `--quick` one, plus the machine layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
+
+SERVER_CORE = 0  # uvicorn / `seam serve`, and the raw-insert client
+LOAD_CORE = 1  # wrk, httpx clients, this harness
+
+IDENTIFY_TARGET_MS = 20.0
+TIMELINE_TARGET_MS = 10.0
+THROUGHPUT_TARGET_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    wrk_seconds: int  # measured duration of each wrk run
+    wrk_warmup_seconds: int
+    wrk_connections: int
+    wrk_threads: int
+    batch_connections: int
+    raw_rows: int  # rows per raw-insert ceiling run
+    identify_visitors: int  # K visitors, each with 1,000 anonymous events before identify
+    events_per_visitor: int
+    timeline_total_events: int  # events stored in total before timing the timeline
+    timeline_contact_events: int
+    timeline_passes: int  # full walks over the contact's timeline (100 events a page)
+    anon_pool: int  # anonymousIds the wrk load cycles through
+    load_concurrency: int  # concurrent /v1/batch requests of the bulk loader
+
+
+FULL = Profile(
+    name="full",
+    wrk_seconds=15,
+    wrk_warmup_seconds=3,
+    wrk_connections=64,
+    wrk_threads=2,
+    batch_connections=16,
+    raw_rows=200_000,
+    identify_visitors=200,
+    events_per_visitor=1_000,
+    timeline_total_events=1_000_000,
+    timeline_contact_events=10_000,
+    timeline_passes=3,
+    anon_pool=10_000,
+    load_concurrency=16,
+)
+
+QUICK = Profile(
+    name="quick",
+    wrk_seconds=5,
+    wrk_warmup_seconds=1,
+    wrk_connections=64,
+    wrk_threads=2,
+    batch_connections=16,
+    raw_rows=50_000,
+    identify_visitors=30,
+    events_per_visitor=1_000,
+    timeline_total_events=100_000,
+    timeline_contact_events=10_000,
+    timeline_passes=1,
+    anon_pool=10_000,
+    load_concurrency=16,
+)

@@ -1,0 +1,150 @@
+"""Seam's ingest throughput under wrk: single-event /v1/track and 100-message /v1/batch.
+
+After each run the events that arrived are read back (GET /v1/events?since=…) and counted
+against the 2xx responses wrk received: a 2xx must mean stored ("never 200 and lost").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from bench.client import SeamClient, iso
+from bench.config import THROUGHPUT_TARGET_RATIO, Profile
+from bench.results import BackendResult, Figure
+from bench.seam_server import SeamInstance
+from bench.wrk_driver import WrkResult, run_wrk
+
+SINGLE = "single-event ingest (req/s)"
+BATCH = "batch ingest (events/s)"
+BATCH_SIZE = 100
+SAMPLE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    stored: int  # events carrying the run's messageId prefix
+    duplicates: int  # message ids seen more than once
+    bad_samples: list[str]  # sampled events whose fields differ from what was sent
+    seconds: float
+
+
+async def check_stored(seam: SeamInstance, since: float, prefix: str, expected: int) -> StoredCheck:
+    """Read back every event since `since` and count those with `prefix`; sample their fields."""
+    seen: set[str] = set()
+    duplicates = 0
+    bad: list[str] = []
+    start = time.perf_counter()
+    params = {"since": iso(since), "order": "asc", "limit": "1000"}
+    async with SeamClient(seam, concurrency=1) as client:
+        async for _elapsed, page in client.pages(params, max_pages=expected // 20 + 100):
+            for event in page:
+                message_id = str(event.get("message_id", ""))
+                if not message_id.startswith(prefix + "-"):
+                    continue
+                if message_id in seen:
+                    duplicates += 1
+                seen.add(message_id)
+                if len(seen) % max(1, expected // SAMPLE_SIZE) == 0 and len(bad) < 5:
+                    bad.extend(_field_problems(event, prefix))
+    return StoredCheck(len(seen), duplicates, bad, time.perf_counter() - start)
+
+
+def _field_problems(event: dict[str, object], prefix: str) -> list[str]:
+    properties = event.get("properties")
+    wrong = []
+    if event.get("type") != "track" or event.get("event") != "Bench Event":
+        wrong.append("type/event")
+    if not str(event.get("anonymous_id", "")).startswith(f"{prefix}-anon-"):
+        wrong.append("anonymous_id")
+    if not isinstance(properties, dict) or properties.get("plan") != "pro":
+        wrong.append("properties")
+    if event.get("contact_id") is not None:
+        wrong.append("contact_id (expected anonymous)")
+    return [f"{event.get('message_id')}: wrong {', '.join(wrong)}"] if wrong else []
+
+
+def _wrk(seam: SeamInstance, profile: Profile, mode: str, prefix: str, seconds: int) -> WrkResult:
+    return run_wrk(
+        seam.url,
+        mode=mode,
+        prefix=prefix,
+        authorization=seam.workspace.basic_auth,
+        pool=profile.anon_pool,
+        seconds=seconds,
+        connections=profile.wrk_connections if mode == "track" else profile.batch_connections,
+        threads=profile.wrk_threads,
+        batch_size=BATCH_SIZE,
+    )
+
+
+def _measure(
+    seam: SeamInstance, profile: Profile, mode: str, run_id: str, out: BackendResult
+) -> tuple[WrkResult, int]:
+    """Warm up, run wrk, verify storage. Returns (result, events acknowledged incl. warm-up)."""
+    per_request = BATCH_SIZE if mode == "batch" else 1
+    warm = _wrk(seam, profile, mode, f"{run_id}w{mode}", profile.wrk_warmup_seconds)
+    since = time.time() - 1.0  # the server's clock is ours; 1 s of slack for rounding
+    prefix = f"{run_id}{mode}"
+    result = _wrk(seam, profile, mode, prefix, profile.wrk_seconds)
+    out.notes.append(f"seam {mode}: {result.describe()}")
+    acked = result.ok * per_request
+    check = asyncio.run(check_stored(seam, since, prefix, acked))
+    out.notes.append(
+        f"seam {mode} read-back: {check.stored} of {acked} acknowledged events found "
+        f"({check.duplicates} duplicates, {check.seconds:.1f}s to read back)"
+    )
+    if check.stored < acked:
+        out.problems.append(
+            f"{mode}: {acked - check.stored} of {acked} acknowledged events missing from "
+            "GET /v1/events?since=… (2xx but not stored?)"
+        )
+    if check.duplicates:
+        out.problems.append(f"{mode}: {check.duplicates} message ids returned more than once")
+    if check.bad_samples:
+        out.problems.append(f"{mode}: stored events differ from those sent: {check.bad_samples}")
+    if result.non_2xx:
+        statuses = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
+        out.problems.append(f"{mode}: {result.non_2xx} non-2xx responses under load {statuses}")
+    if any(result.socket_errors.values()):
+        out.problems.append(f"{mode}: socket errors under load {result.socket_errors}")
+    return result, (warm.ok + result.ok) * per_request
+
+
+def measure(
+    seam: SeamInstance,
+    profile: Profile,
+    run_id: str,
+    out: BackendResult,
+    *,
+    trivial: float | None,
+    raw: list[tuple[str, float]],
+) -> int:
+    """Single and batch ingest figures; returns how many events were acknowledged in total."""
+    single, single_events = _measure(seam, profile, "track", run_id, out)
+    out.add(
+        Figure(
+            out.backend,
+            SINGLE,
+            single.ok_per_second,
+            "req/s",
+            trivial,
+            "trivial endpoint",
+            target_ratio=THROUGHPUT_TARGET_RATIO,
+        )
+    )
+    batch, batch_events = _measure(seam, profile, "batch", run_id, out)
+    for raw_name, raw_rate in raw:
+        out.add(
+            Figure(
+                out.backend,
+                BATCH,
+                batch.ok_per_second * BATCH_SIZE,
+                "events/s",
+                raw_rate,
+                raw_name,
+                target_ratio=THROUGHPUT_TARGET_RATIO,
+            )
+        )
+    return single_events + batch_events

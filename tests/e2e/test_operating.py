@@ -1,0 +1,27 @@
+"""SPEC §8 operating rules over HTTP: per-key rate limits."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from e2e.support import Workspace, expect, uid
+
+
+def test_a_noisy_key_is_limited_and_does_not_starve_another_workspace(
+    workspace: Workspace,
+    make_workspace: object,
+) -> None:
+    workspace.update("--rate-limit", "5")
+    quiet = make_workspace()  # type: ignore[operator]
+    body = {"anonymousId": uid("v-"), "event": "Burst"}
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: workspace.write("/v1/track", body), range(40)))
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, "40 requests at once should exceed 5 requests/s"
+    assert all(r.status_code in (200, 429) for r in responses)
+    assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
+    assert limited[0].json()["error"]["code"] == "rate_limited"
+    expect(quiet.write("/v1/track", {"anonymousId": uid("v-"), "event": "Calm"}))
+    accepted = sum(r.status_code == 200 for r in responses)
+    stored = workspace.events(anonymous_id=body["anonymousId"])
+    assert len(stored) == accepted  # every 200 is stored, no 429 is

@@ -1,0 +1,121 @@
+"""The server's own documents on a real process: /metrics (opt-in, admin only), /openapi.json
+(its documented message shape is what the server accepts), /seam.js, and `seam serve` on an
+empty directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SEAM = str(Path(sys.executable).with_name("seam"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """`seam serve` in an empty directory, with metrics on: (url, write key, secret key)."""
+    workdir = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    log = (workdir / "serve.log").open("wb")
+    env = {**os.environ, "SEAM_METRICS": "1"}
+    env.pop("SEAM_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [SEAM, "serve", "--port", str(port)],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (workdir / "serve.log").read_text()
+            time.sleep(0.1)
+        printed = (workdir / "serve.log").read_text()
+        write_key = re.search(r"write key:\s+(wk_\S+)", printed)
+        secret_key = re.search(r"secret key:\s+(sk_\S+)", printed)
+        assert write_key and secret_key, printed
+        assert (workdir / "seam.db").exists()
+        yield url, write_key.group(1), secret_key.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_serve_on_an_empty_directory_prints_working_keys(served: tuple[str, str, str]) -> None:
+    url, write_key, secret_key = served
+    r = httpx.post(f"{url}/v1/page", json={"anonymousId": "first-visitor"}, auth=(write_key, ""))
+    assert r.status_code == 200
+    r = httpx.get(f"{url}/v1/visitors/first-visitor", auth=(secret_key, ""))
+    assert r.status_code == 200
+
+
+def test_metrics_need_an_admin_key_and_count_events(served: tuple[str, str, str]) -> None:
+    url, write_key, secret_key = served
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    assert httpx.get(f"{url}/metrics", auth=(write_key, "")).status_code == 403
+    httpx.post(f"{url}/v1/track", json={"anonymousId": "m", "event": "x"}, auth=(write_key, ""))
+    text = httpx.get(f"{url}/metrics", auth=(secret_key, "")).text
+    accepted = re.search(r"^seam_events_accepted_total (\d+)$", text, re.M)
+    assert accepted and int(accepted.group(1)) >= 1
+    assert "seam_commit_seconds_count" in text
+
+
+def test_openapi_documents_the_ingestion_endpoints(served: tuple[str, str, str]) -> None:
+    url, write_key, _ = served
+    doc = httpx.get(f"{url}/openapi.json").json()
+    for path in ("/v1/identify", "/v1/track", "/v1/batch", "/v1/collect", "/v1/events"):
+        assert path in doc["paths"]
+    message = doc["components"]["schemas"]["Message"]["properties"]
+    # Every documented Segment field is one the server accepts in a message.
+    documented = {
+        k: "x"
+        for k in message
+        if k
+        not in {
+            "type",
+            "context",
+            "properties",
+            "traits",
+            "integrations",
+            "timestamp",
+            "sentAt",
+            "previousId",
+            "groupId",
+        }
+    }
+    documented["anonymousId"] = "doc-visitor"
+    documented.pop("userId", None)
+    r = httpx.post(f"{url}/v1/track", json=documented, auth=(write_key, ""))
+    assert r.status_code == 200, r.text
+
+
+def test_tracker_is_served_with_caching_headers(served: tuple[str, str, str]) -> None:
+    url, _, _ = served
+    r = httpx.get(f"{url}/seam.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/javascript")
+    assert "max-age" in r.headers["cache-control"] and r.headers["etag"]
+    again = httpx.get(f"{url}/seam.js", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304

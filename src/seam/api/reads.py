@@ -39,7 +39,7 @@ async def list_events(request: Request) -> Response:
         contact_id=params.text(request, "contact_id"),
         anonymous_id=params.text(request, "anonymous_id"),
         session_id=params.text(request, "session_id"),
-        identified_only=params.boolean(request, "identified_only"),
+        identified_only=params.boolean(request, "identified_only") or False,
         types=tuple(t for t in (params.text(request, "type") or "").split(",") if t),
         since=params.timestamp(request, "since"),
         until=params.timestamp(request, "until"),

@@ -104,7 +104,7 @@ class EventQuery:
     contact_id: str | None = None
     anonymous_id: str | None = None
     session_id: str | None = None
-    identified_only: bool | None = None
+    identified_only: bool = False
     types: tuple[str, ...] = ()
     since: int | None = None
     until: int | None = None
@@ -121,10 +121,8 @@ def find(conn: Connection, ws: str, q: EventQuery) -> list[Any]:
         stmt = stmt.where(events.c.anonymous_id == q.anonymous_id)
     if q.session_id is not None:
         stmt = stmt.where(events.c.session_id == q.session_id)
-    if q.identified_only is True:
+    if q.identified_only:
         stmt = stmt.where(events.c.contact_id.is_not(None))
-    elif q.identified_only is False and q.contact_id is None:
-        stmt = stmt.where(events.c.contact_id.is_(None))
     if q.types:
         stmt = stmt.where(events.c.type.in_(q.types))
     if q.since is not None:

@@ -1,4 +1,4 @@
-from seam.identity.resolve import ContactRef, free_identifiers, resolve_contact
+from seam.identity.resolve import ContactRef, resolve_contact
 
 ADA = ContactRef("c-ada", "usr_ada")
 ANON = ContactRef("c-anon", None)
@@ -76,6 +76,3 @@ def test_identifier_held_elsewhere_is_a_conflict_for_a_known_contact() -> None:
     )
     assert r.contact == ADA and [c.holder_id for c in r.conflicts] == ["c-other"]
 
-
-def test_only_free_identifiers_are_claimed() -> None:
-    assert free_identifiers({"email": "a", "phone": "b"}, {"email": ADA}) == {"phone": "b"}

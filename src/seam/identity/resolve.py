@@ -75,9 +75,3 @@ def resolve_contact(
         conflicts = [c for c in conflicts if c.holder_id != chosen.id]
     return Resolution(chosen, matched_by, adopt, tuple(conflicts))
 
-
-def free_identifiers(
-    identifiers: Mapping[str, str], holders: Mapping[str, ContactRef]
-) -> dict[str, str]:
-    """Identifiers nobody holds yet: these become the contact's (the others stay where they are)."""
-    return {kind: value for kind, value in identifiers.items() if kind not in holders}

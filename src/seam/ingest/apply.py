@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from seam.identity.attribution import Claim, attribute_event
 from seam.identity.binding import REFUSED_REASON, BindOutcome, bind_device
 from seam.identity.normalize import identifiers_from_traits, normalize_email
-from seam.identity.resolve import ContactRef, free_identifiers, resolve_contact
+from seam.identity.resolve import ContactRef, resolve_contact
 from seam.identity.traits import merge_trait_maps, merge_traits
 from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
 from seam.ingest.message import Message
@@ -333,9 +333,6 @@ class Ingestion:
             contact, created = contacts.create_contact(self.conn, ws.id, external_id, self.now)
             if created:
                 self._audit_created(caller, contact, trust, matched_by=None)
-        contacts.claim_identifiers(
-            self.conn, ws.id, contact.id, free_identifiers(found, holders), self.now
-        )
         self._by_external[(ws.id, external_id)] = contact
         if (company := traits.get("company")) and isinstance(company, dict):
             company_id = company.get("id")
@@ -417,7 +414,16 @@ class Ingestion:
             stored, incoming, observed_at=observed_at, trust=trust, source=source
         )
         contacts.write_traits(self.conn, ws, "contact", contact_id, winners)
+        self._claim_identifiers(caller, contact_id, incoming)
         self._touched[ws].add(contact_id)
+
+    def _claim_identifiers(
+        self, caller: Caller, contact_id: str, traits: Mapping[str, Any]
+    ) -> None:
+        """Identifier traits become the contact's lookup keys while nobody else holds them
+        (insert-or-ignore: a taken identifier stays with its holder)."""
+        found = identifiers_from_traits(traits, caller.workspace.default_region)
+        contacts.claim_identifiers(self.conn, caller.workspace.id, contact_id, found, self.now)
 
     def _bind(
         self,
@@ -448,7 +454,7 @@ class Ingestion:
                         reason=via,
                     ),
                 )
-                self._adopt_held_traits(ws, anonymous_id, contact_id)
+                self._adopt_held_traits(caller, anonymous_id, contact_id)
             else:
                 outcome = BindOutcome.REFUSED
         if outcome is BindOutcome.REFUSED:
@@ -473,14 +479,16 @@ class Ingestion:
         )
         return outcome, linked
 
-    def _adopt_held_traits(self, ws: str, anonymous_id: str, contact_id: str) -> None:
+    def _adopt_held_traits(self, caller: Caller, anonymous_id: str, contact_id: str) -> None:
         """Traits an anonymous identify held on the visitor join the contact by their age."""
+        ws = caller.workspace.id
         held = contacts.load_traits(self.conn, ws, "visitor", anonymous_id)
         if not held:
             return
         stored = contacts.load_traits(self.conn, ws, "contact", contact_id)
         contacts.write_traits(self.conn, ws, "contact", contact_id, merge_trait_maps(stored, held))
         contacts.delete_traits(self.conn, ws, "visitor", anonymous_id)
+        self._claim_identifiers(caller, contact_id, {k: tv.value for k, tv in held.items()})
         self._touched[ws].add(contact_id)
 
     def _join_group(

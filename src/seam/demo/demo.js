@@ -18,6 +18,9 @@
     var box = document.getElementById('seam-inspector');
     if (!box) return;
     var vid = seam('anonymousId');
+    var state = [vid, seam('sessionId'), cookie('seam_external_contact_id')].join('|');
+    if (box.getAttribute('data-state') === state) return; // unchanged: keep any text selection
+    box.setAttribute('data-state', state);
     var events = location.origin + '/v1/events?anonymous_id=' + encodeURIComponent(vid || '');
     box.innerHTML =
       '<strong>What the tracker knows on this page</strong>' +

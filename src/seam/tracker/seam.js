@@ -1,4 +1,4 @@
-/*! seam.js | Seam browser tracker | no dependencies */
+// seam.js: the Seam browser tracker. No dependencies; built into seam.min.js by build.mjs.
 // Loaded as <script async src="https://HOST/seam.js" data-key="wk_..."></script>.
 // Options (data- attributes on that tag):
 //   data-key            the workspace write key (required)

@@ -4,7 +4,6 @@ hammered concurrently, bind a device once and create one contact per external id
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from e2e.support import free_port
+
 pytestmark = pytest.mark.postgres
 
 SEAM = str(Path(sys.executable).with_name("seam"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -44,19 +44,18 @@ async def import_contacts(request: Request) -> Response:
     return JSON(result)
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def _required_text(request: Request, name: str) -> str:
+    """The one string field an admin operation's JSON body must carry."""
     payload = decode_json(await read_body(request))
-    if not isinstance(payload, dict):
-        raise BadRequest("the body must be a JSON object", code="invalid_message")
-    return payload
+    value = payload.get(name) if isinstance(payload, dict) else None
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"the body must be a JSON object with {name}", code="invalid_message")
+    return value
 
 
 async def move_visitor(request: Request) -> Response:
     principal = await require(request, "admin")
-    payload = await _json_object(request)
-    contact_id = payload.get("contact_id")
-    if not isinstance(contact_id, str) or not contact_id:
-        raise BadRequest("contact_id is required", code="invalid_message")
+    contact_id = await _required_text(request, "contact_id")
     anonymous_id = request.path_params["anonymous_id"]
     result = await app_state(request).writer.run(
         lambda conn: operations.move_visitor(
@@ -68,10 +67,7 @@ async def move_visitor(request: Request) -> Response:
 
 async def merge_contacts(request: Request) -> Response:
     principal = await require(request, "admin")
-    payload = await _json_object(request)
-    from_id = payload.get("from_contact_id")
-    if not isinstance(from_id, str) or not from_id:
-        raise BadRequest("from_contact_id is required", code="invalid_message")
+    from_id = await _required_text(request, "from_contact_id")
     into_id = request.path_params["contact_id"]
     result = await app_state(request).writer.run(
         lambda conn: operations.merge_contacts(

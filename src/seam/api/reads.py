@@ -150,16 +150,21 @@ async def get_visitor(request: Request) -> Response:
     )
 
 
+def _row_id_cursor(request: Request) -> int | None:
+    """The row id a list of audit or quarantine rows continues from."""
+    cursor = params.text(request, "cursor")
+    if not cursor:
+        return None
+    (raw_id,) = render.decode_cursor(cursor, 1)
+    if not raw_id.isdigit():
+        raise BadRequest("the cursor is not valid", code="invalid_cursor")
+    return int(raw_id)
+
+
 async def list_audit(request: Request) -> Response:
     principal = await require(request, "contacts:read")
     limit = params.limit(request)
-    cursor = params.text(request, "cursor")
-    before_id = None
-    if cursor:
-        (raw_id,) = render.decode_cursor(cursor, 1)
-        if not raw_id.isdigit():
-            raise BadRequest("the cursor is not valid", code="invalid_cursor")
-        before_id = int(raw_id)
+    before_id = _row_id_cursor(request)
     rows = await _read(
         request,
         lambda c: audit_repo.query(
@@ -180,13 +185,7 @@ async def list_quarantine(request: Request) -> Response:
     principal = await require(request, "admin")
     limit = params.limit(request)
     since = params.timestamp(request, "since")
-    cursor = params.text(request, "cursor")
-    after_id = None
-    if cursor:
-        (raw_id,) = render.decode_cursor(cursor, 1)
-        if not raw_id.isdigit():
-            raise BadRequest("the cursor is not valid", code="invalid_cursor")
-        after_id = int(raw_id)
+    after_id = _row_id_cursor(request)
     rows = await _read(
         request,
         lambda c: quarantine_repo.query(

@@ -75,14 +75,8 @@ def event(row: Any, durations: Mapping[int, int] | None = None) -> dict[str, Any
 
 
 def contact(view: ContactView) -> dict[str, Any]:
-    row = view.row
     return {
-        "id": row.id,
-        "external_id": row.external_id,
-        "identified": bool(row.identified),
-        "identified_at": to_iso(row.identified_at),
-        "created_at": to_iso(row.created_at),
-        "updated_at": to_iso(row.updated_at),
+        **contact_summary(view.row),
         "traits": view.traits,
         "trait_meta": {
             k: {**meta, "updated_at": to_iso(meta["updated_at"])}

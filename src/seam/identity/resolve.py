@@ -74,4 +74,3 @@ def resolve_contact(
         # Identifiers seen before the chosen one was found can still point elsewhere.
         conflicts = [c for c in conflicts if c.holder_id != chosen.id]
     return Resolution(chosen, matched_by, adopt, tuple(conflicts))
-

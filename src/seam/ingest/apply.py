@@ -317,16 +317,7 @@ class Ingestion:
         if contact is not None and resolution.adopt_external_id:
             if contacts.adopt_external_id(self.conn, ws.id, contact.id, external_id, self.now):
                 contact = ContactRef(contact.id, external_id)
-                self._audit(
-                    caller,
-                    AuditEntry(
-                        "external_id_bound",
-                        contact_id=contact.id,
-                        trust=trust.label,
-                        reason=f"matched by {resolution.matched_by}",
-                        details={"external_id": external_id, "matched_by": resolution.matched_by},
-                    ),
-                )
+                self._audit_external_id_bound(caller, contact, trust, resolution.matched_by)
             else:
                 contact = None
         if contact is None:
@@ -375,15 +366,21 @@ class Ingestion:
             ),
         )
         if contact.external_id:
-            self._audit(
-                caller,
-                AuditEntry(
-                    "external_id_bound",
-                    contact_id=contact.id,
-                    trust=trust.label,
-                    details={"external_id": contact.external_id},
-                ),
-            )
+            self._audit_external_id_bound(caller, contact, trust, None)
+
+    def _audit_external_id_bound(
+        self, caller: Caller, contact: ContactRef, trust: Trust, matched_by: str | None
+    ) -> None:
+        self._audit(
+            caller,
+            AuditEntry(
+                "external_id_bound",
+                contact_id=contact.id,
+                trust=trust.label,
+                reason=f"matched by {matched_by}" if matched_by else None,
+                details={"external_id": contact.external_id, "matched_by": matched_by},
+            ),
+        )
 
     def _audit_unverified(self, caller: Caller, m: Message, via: str) -> None:
         self._audit(

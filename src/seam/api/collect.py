@@ -19,7 +19,8 @@ from .state import app_state
 
 async def collect(request: Request) -> Response:
     received_at = now_us()
-    payload = decode_json(await read_body(request))
+    data = await read_body(request)
+    payload = decode_json(data)
     key = request.query_params.get("key") or body_key(payload) or key_from_headers(request)
     principal = await authenticate(request, key, "events:write")
     if principal.key.is_secret:
@@ -42,7 +43,7 @@ async def collect(request: Request) -> Response:
                 if isinstance(message, dict):
                     message.pop("anonymous_id", None)
                     message["anonymousId"] = visitor
-        messages, rejected = split_batch(payload, received_at)
+        messages, rejected = split_batch(payload, received_at, len(data))
         response = await store_batch(request, principal.caller, messages, rejected)
     except SeamError as exc:
         return error_response(

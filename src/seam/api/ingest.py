@@ -46,14 +46,25 @@ def body_key(payload: Any) -> str | None:
     return None
 
 
-async def principal_for(request: Request, payload: Any, scope: str) -> Principal:
-    return await authenticate(request, key_from_headers(request) or body_key(payload), scope)
+async def authenticated_body(request: Request) -> tuple[Principal, bytes, Any]:
+    """(principal, body, decoded body). A key in the headers is checked before the body is
+    read; without one, the body's `writeKey` (as analytics.js sends it) is used."""
+    principal = None
+    if key_from_headers(request):
+        principal = await authenticate(request, key_from_headers(request), "events:write")
+    data = await read_body(request)
+    payload = decode_json(data)
+    if principal is None:
+        principal = await authenticate(request, body_key(payload), "events:write")
+    return principal, data, payload
 
 
 def split_batch(
-    payload: Any, received_at: int
+    payload: Any, received_at: int, body_size: int
 ) -> tuple[list[Message], list[tuple[int, Rejection, Any]]]:
-    """Validate each message of a batch body; the bad ones are reported by index."""
+    """Validate each message of a batch body; the bad ones are reported by index. A message
+    can only exceed the per-message limit if the whole body does, so only then is each one
+    measured."""
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         raise BadRequest("the body must be an object with a `batch` array", code="invalid_message")
     context = payload.get("context")
@@ -61,7 +72,7 @@ def split_batch(
     messages: list[Message] = []
     rejected: list[tuple[int, Rejection, Any]] = []
     for index, raw in enumerate(payload["batch"]):
-        if encoded_size(raw) > MAX_MESSAGE:
+        if body_size > MAX_MESSAGE and encoded_size(raw) > MAX_MESSAGE:
             rejected.append(
                 (
                     index,
@@ -105,13 +116,8 @@ async def store_batch(
 
 async def batch(request: Request) -> Response:
     received_at = now_us()
-    if not key_from_headers(request):
-        payload = decode_json(await read_body(request))
-        principal = await principal_for(request, payload, "events:write")
-    else:
-        principal = await principal_for(request, None, "events:write")
-        payload = decode_json(await read_body(request))
-    messages, rejected = split_batch(payload, received_at)
+    principal, data, payload = await authenticated_body(request)
+    messages, rejected = split_batch(payload, received_at, len(data))
     return await store_batch(request, principal.caller, messages, rejected)
 
 
@@ -132,12 +138,7 @@ def identify_body(outcome: IdentifyOutcome, message: Message) -> dict[str, Any]:
 async def single(request: Request) -> Response:
     kind = request.scope["path"].rsplit("/", 1)[-1]
     received_at = now_us()
-    header_key = key_from_headers(request)
-    principal = await principal_for(request, None, "events:write") if header_key else None
-    data = await read_body(request)
-    payload = decode_json(data)
-    if principal is None:
-        principal = await principal_for(request, payload, "events:write")
+    principal, data, payload = await authenticated_body(request)
     if len(data) > MAX_MESSAGE:
         raise PayloadTooLarge(f"a message exceeds {MAX_MESSAGE} bytes")
     checked = validate(payload, received_at=received_at, default_type=kind)

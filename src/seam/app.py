@@ -22,6 +22,7 @@ from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
 from seam.store.engine import open_database
+from seam.web.dashboard import mount as dashboard_mount
 
 log = logging.getLogger("seam")
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
         *admin.routes,
         *sessions.routes,
         *meta.routes,
+        dashboard_mount(),
     ]
     if settings.demo:
         from seam.web.demo import routes as demo_routes

@@ -262,6 +262,71 @@ def key_revoke(key_id: str, db_url: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+@main.group()
+def user() -> None:
+    """Dashboard accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option(
+    "--workspace",
+    "workspace_ids",
+    multiple=True,
+    help="Workspace id or name the user may see (repeatable; default: every workspace).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+@db_option
+def user_create(
+    email: str,
+    workspace_ids: tuple[str, ...],
+    password_stdin: bool,
+    generate_password: bool,
+    db_url: str,
+) -> None:
+    """Create a dashboard user (the password is prompted, read or generated; stored as an
+    argon2 hash) and make it a member of workspaces."""
+    import secrets
+
+    from seam.clock import now_us
+    from seam.store import users
+    from seam.web.auth import hash_password
+
+    email = email.strip().lower()
+    if "@" not in email:
+        raise click.ClickException("give an email address")
+    generated = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif generate_password:
+        password = generated = secrets.token_urlsafe(15)
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.ClickException("the password needs at least 8 characters")
+    password_hash = hash_password(password)
+    db = _open(db_url)
+    with db.writer.begin() as conn:
+        if workspace_ids:
+            found = [ws_store.find_workspace(conn, w) for w in workspace_ids]
+            missing = [w for w, ws in zip(workspace_ids, found, strict=True) if ws is None]
+            if missing:
+                raise click.ClickException(f"no workspace {missing[0]!r}")
+            members = [ws for ws in found if ws is not None]
+        else:
+            members = ws_store.list_workspaces(conn)
+        created = users.create_user(conn, email, password_hash, now=now_us())
+        if created is None:
+            raise click.ClickException(f"a user {email!r} already exists")
+        for ws in members:
+            users.add_member(conn, ws.id, created.id)
+    names = ", ".join(ws.name for ws in members) or "no workspace"
+    click.echo(f"created user {email} (member of: {names})")
+    if generated:
+        click.echo(f"password (shown only this once): {generated}")
+
+
 def read_records(path: str) -> list[dict[str, Any]]:
     """CRM records from a CSV (columns external_id, email, updated_at, and any trait) or a
     JSON-lines file (objects shaped like POST /v1/contacts/import records)."""

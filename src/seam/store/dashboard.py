@@ -1,0 +1,258 @@
+"""Read models of the dashboard: people and visitor lists, timelines, overview aggregates.
+
+Every query is bounded: lists page by an indexed key, timelines by (timestamp, id), and the
+overview aggregates a fixed time window (and top pages a fixed number of recent page views),
+so a page costs the same with a thousand events or a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, cast, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from seam.store import reads
+from seam.store.jsonb import decode_value
+from seam.store.tables import audit, contacts, events, identifiers, traits, visitors
+
+DAY_US = 86_400_000_000
+NAME_KEYS = ("name", "firstname", "first_name", "lastname", "last_name")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    external_id: str | None
+    identified: bool
+    created_at: int
+    email: str | None
+    name: str | None
+    devices: int
+    first_seen: int
+    last_seen: int
+
+
+def _name(found: dict[str, Any]) -> str | None:
+    if found.get("name"):
+        return str(found["name"])
+    first = found.get("firstname") or found.get("first_name")
+    last = found.get("lastname") or found.get("last_name")
+    joined = " ".join(str(p) for p in (first, last) if p)
+    return joined or None
+
+
+def people(
+    conn: Connection,
+    ws: str,
+    *,
+    q: str | None,
+    before: tuple[int, str] | None,
+    limit: int,
+) -> list[Person]:
+    """One page of contacts, newest first, with the columns of the people list. The extra
+    columns are fetched for the page's ids only (three small IN queries), never per row."""
+    rows = reads.find_contacts(conn, ws, q=q, before=before, limit=limit)
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    # A comprehension, not dict(result): a Result has .keys(), so dict() would treat it as a
+    # mapping of column names.
+    emails = {
+        cid: value
+        for cid, value in conn.execute(
+            select(identifiers.c.contact_id, identifiers.c.value).where(
+                identifiers.c.workspace_id == ws,
+                identifiers.c.contact_id.in_(ids),
+                identifiers.c.kind == "email",
+            )
+        ).tuples()
+    }
+    names: dict[str, dict[str, Any]] = {}
+    for owner, key, value in conn.execute(
+        select(traits.c.owner_id, traits.c.key, traits.c.value).where(
+            traits.c.workspace_id == ws,
+            traits.c.owner_kind == "contact",
+            traits.c.owner_id.in_(ids),
+            traits.c.key.in_(NAME_KEYS),
+        )
+    ).tuples():
+        names.setdefault(owner, {})[key] = decode_value(value)
+    devices = {
+        r.contact_id: r
+        for r in conn.execute(
+            select(
+                visitors.c.contact_id,
+                func.count().label("n"),
+                func.min(visitors.c.first_seen).label("first_seen"),
+                func.max(visitors.c.last_seen).label("last_seen"),
+            )
+            .where(visitors.c.workspace_id == ws, visitors.c.contact_id.in_(ids))
+            .group_by(visitors.c.contact_id)
+        )
+    }
+    out = []
+    for r in rows:
+        d = devices.get(r.id)
+        out.append(
+            Person(
+                id=r.id,
+                external_id=r.external_id,
+                identified=bool(r.identified),
+                created_at=r.created_at,
+                email=emails.get(r.id),
+                name=_name(names.get(r.id, {})),
+                devices=int(d.n) if d else 0,
+                # A contact known only from server calls has no device: its own times stand in.
+                first_seen=min(d.first_seen, r.created_at) if d else r.created_at,
+                last_seen=max(d.last_seen, r.updated_at) if d else r.updated_at,
+            )
+        )
+    return out
+
+
+def anonymous_visitors(
+    conn: Connection, ws: str, *, before: tuple[int, str] | None, limit: int
+) -> list[Any]:
+    """Visitors not bound to any contact, most recently seen first (index on last_seen)."""
+    stmt = select(visitors).where(visitors.c.workspace_id == ws, visitors.c.contact_id.is_(None))
+    if before is not None:
+        seen, anonymous_id = before
+        stmt = stmt.where(
+            or_(
+                visitors.c.last_seen < seen,
+                and_(visitors.c.last_seen == seen, visitors.c.anonymous_id < anonymous_id),
+            )
+        )
+    stmt = stmt.order_by(visitors.c.last_seen.desc(), visitors.c.anonymous_id.desc())
+    return list(conn.execute(stmt.limit(limit)))
+
+
+def event_counts_of_visitors(
+    conn: Connection, ws: str, anonymous_ids: Sequence[str]
+) -> dict[str, int]:
+    if not anonymous_ids:
+        return {}
+    rows = conn.execute(
+        select(events.c.anonymous_id, func.count())
+        .where(events.c.workspace_id == ws, events.c.anonymous_id.in_(list(anonymous_ids)))
+        .group_by(events.c.anonymous_id)
+    ).tuples()
+    return {a: int(n) for a, n in rows}
+
+
+def audit_of_person(
+    conn: Connection, ws: str, contact_id: str, anonymous_ids: Sequence[str], *, limit: int = 300
+) -> list[Any]:
+    """The identity decisions about a contact or any of its devices, newest first."""
+    about = or_(audit.c.contact_id == contact_id, audit.c.other_contact_id == contact_id)
+    if anonymous_ids:
+        about = or_(about, audit.c.anonymous_id.in_(list(anonymous_ids)))
+    stmt = select(audit).where(audit.c.workspace_id == ws, about)
+    return list(conn.execute(stmt.order_by(audit.c.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day_start: int
+    events: int
+    attributed: int
+
+
+def daily_counts(conn: Connection, ws: str, *, since: int, until: int) -> list[DayCount]:
+    """Events per UTC day in [since, until) (since is a midnight), and how many of them are
+    attributed to a contact. One range scan of (workspace_id, timestamp, id)."""
+    day = ((events.c.timestamp - since) // DAY_US).label("day")
+    rows = conn.execute(
+        select(day, func.count(), func.count(events.c.contact_id))
+        .where(events.c.workspace_id == ws, events.c.timestamp >= since, events.c.timestamp < until)
+        .group_by(day)
+    ).tuples()
+    found = {int(d): (int(n), int(a)) for d, n, a in rows}
+    days = (until - since + DAY_US - 1) // DAY_US
+    return [DayCount(since + i * DAY_US, *found.get(i, (0, 0))) for i in range(days)]
+
+
+def _page_path(conn: Connection) -> ColumnElement[Any]:
+    if conn.dialect.name == "postgresql":
+        ctx = cast(events.c.context, _jsonb())
+        props = cast(events.c.properties, _jsonb())
+        return func.coalesce(ctx["page"]["path"].astext, props["path"].astext)
+    return func.coalesce(
+        cast(func.json_extract(events.c.context, "$.page.path"), String),
+        cast(func.json_extract(events.c.properties, "$.path"), String),
+    )
+
+
+def _jsonb() -> Any:
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return JSONB
+
+
+def top_pages(
+    conn: Connection, ws: str, *, since: int, sample: int, limit: int
+) -> list[tuple[str, int]]:
+    """The most viewed paths among the `sample` latest page views since `since`: JSON is
+    parsed for at most `sample` rows, whatever the size of the table."""
+    recent = (
+        select(_page_path(conn).label("path"))
+        .where(events.c.workspace_id == ws, events.c.type == "page", events.c.timestamp >= since)
+        .order_by(events.c.timestamp.desc(), events.c.id.desc())
+        .limit(sample)
+        .subquery()
+    )
+    views = func.count().label("views")
+    rows = conn.execute(
+        select(recent.c.path, views)
+        .where(recent.c.path.is_not(None))
+        .group_by(recent.c.path)
+        .order_by(views.desc(), recent.c.path)
+        .limit(limit)
+    ).tuples()
+    return [(str(p), int(n)) for p, n in rows]
+
+
+@dataclass(frozen=True)
+class Totals:
+    contacts: int
+    identified: int
+    anonymous_visitors: int
+
+
+def totals(conn: Connection, ws: str) -> Totals:
+    n, identified = conn.execute(
+        select(func.count(), func.count(contacts.c.identified_at)).where(
+            contacts.c.workspace_id == ws
+        )
+    ).one()
+    anonymous = conn.execute(
+        select(func.count())
+        .select_from(visitors)
+        .where(visitors.c.workspace_id == ws, visitors.c.contact_id.is_(None))
+    ).scalar_one()
+    return Totals(int(n), int(identified), int(anonymous))
+
+
+def find_contact_id(conn: Connection, ws: str, ref: str) -> str | None:
+    """A contact named by its id, its external id or its email (admin forms accept any)."""
+    ref = ref.strip()
+    if not ref:
+        return None
+    found = conn.execute(
+        select(contacts.c.id).where(
+            contacts.c.workspace_id == ws,
+            or_(contacts.c.id == ref, contacts.c.external_id == ref),
+        )
+    ).scalar()
+    if found is None:
+        found = conn.execute(
+            select(identifiers.c.contact_id).where(
+                identifiers.c.workspace_id == ws,
+                identifiers.c.kind == "email",
+                identifiers.c.value == ref.lower(),
+            )
+        ).scalar()
+    return str(found) if found is not None else None

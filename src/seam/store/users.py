@@ -1,0 +1,109 @@
+"""Dashboard accounts, their workspace memberships and their sign-in sessions.
+
+Session tokens and passwords are never stored in the clear: a session row is keyed by the
+SHA-256 of its token (the token has 256 bits of entropy, so a fast hash is enough), and the
+password hash is computed by the caller with argon2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from seam.ids import new_id
+from seam.store.dialect import insert
+from seam.store.tables import dashboard_sessions, users, workspace_members
+from seam.store.workspaces import Workspace, list_workspaces
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    user: User
+    csrf_token: str
+    expires_at: int
+
+
+def _user(row: Any) -> User:
+    return User(id=row.id, email=row.email, password_hash=row.password_hash)
+
+
+def create_user(conn: Connection, email: str, password_hash: str, *, now: int) -> User | None:
+    """The new user, or None when the email is taken."""
+    user_id = new_id()
+    stmt = insert(conn, users).values(
+        id=user_id, email=email, password_hash=password_hash, created_at=now
+    )
+    created = conn.execute(stmt.on_conflict_do_nothing().returning(users.c.id)).first()
+    return User(user_id, email, password_hash) if created else None
+
+
+def by_email(conn: Connection, email: str) -> User | None:
+    row = conn.execute(select(users).where(users.c.email == email)).first()
+    return _user(row) if row else None
+
+
+def set_password_hash(conn: Connection, user_id: str, password_hash: str) -> None:
+    conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = "admin") -> None:
+    stmt = insert(conn, workspace_members).values(
+        workspace_id=workspace_id, user_id=user_id, role=role
+    )
+    conn.execute(stmt.on_conflict_do_nothing())
+
+
+def workspaces_of(conn: Connection, user_id: str) -> list[Workspace]:
+    """The workspaces the user is a member of, by name (the only ones the dashboard shows)."""
+    ids = set(
+        conn.execute(
+            select(workspace_members.c.workspace_id).where(workspace_members.c.user_id == user_id)
+        ).scalars()
+    )
+    return [ws for ws in list_workspaces(conn) if ws.id in ids]
+
+
+def create_session(
+    conn: Connection, token_hash: str, user_id: str, csrf_token: str, *, now: int, expires_at: int
+) -> None:
+    # Signing in is also when expired sessions are swept: no background job needed.
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.expires_at < now))
+    conn.execute(
+        dashboard_sessions.insert().values(
+            token_hash=token_hash,
+            user_id=user_id,
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def session(conn: Connection, token_hash: str, *, now: int) -> SessionRow | None:
+    row = conn.execute(
+        select(
+            users.c.id,
+            users.c.email,
+            users.c.password_hash,
+            dashboard_sessions.c.csrf_token,
+            dashboard_sessions.c.expires_at,
+        )
+        .join(users, users.c.id == dashboard_sessions.c.user_id)
+        .where(dashboard_sessions.c.token_hash == token_hash, dashboard_sessions.c.expires_at > now)
+    ).first()
+    if row is None:
+        return None
+    return SessionRow(_user(row), row.csrf_token, row.expires_at)
+
+
+def delete_session(conn: Connection, token_hash: str) -> None:
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.token_hash == token_hash))

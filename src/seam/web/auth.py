@@ -1,0 +1,245 @@
+"""Dashboard sign-in: argon2 passwords, server-side sessions, CSRF tokens, workspace access.
+
+A session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, so a
+leaked database cannot be replayed as cookies. Each session has its own CSRF token, which every
+POST form carries and `page` checks (synchronizer token). The sign-in form, which has no session
+yet, uses a double-submit cookie instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from seam.api.state import app_state
+from seam.clock import now_us
+from seam.errors import NotFound
+from seam.store import users
+from seam.store.workspaces import Workspace
+from seam.web.templating import render
+
+SESSION_COOKIE = "seam_session"
+LOGIN_CSRF_COOKIE = "seam_login_csrf"
+SESSION_SECONDS = 12 * 3600
+HASHER = PasswordHasher()
+# What `?done=` after a redirect says (a fixed table: the URL cannot inject text).
+FLASH = {
+    "moved": "The device was moved to this person.",
+    "merged": "The contact was merged into this person.",
+    "erased": "The person was erased.",
+    "saved": "Settings saved.",
+    "revoked": "The key was revoked.",
+}
+# Verified against when the email is unknown, so a wrong email costs as much as a wrong
+# password and response times do not reveal which accounts exist.
+_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Who is asking and about which workspace; what every dashboard page renders with."""
+
+    request: Request
+    user: users.User
+    csrf_token: str
+    workspaces: list[Workspace]
+    workspace: Workspace | None
+
+    @property
+    def ws(self) -> Workspace:
+        assert self.workspace is not None
+        return self.workspace
+
+    def url(self, path: str = "") -> str:
+        return f"/app/w/{self.ws.id}/{path}"
+
+
+async def read(request: Request, work: Callable[[Connection], Any]) -> Any:
+    """Run read-only database work off the event loop."""
+    db = app_state(request).db
+
+    def run() -> Any:
+        with db.reader.connect() as conn:
+            return work(conn)
+
+    return await run_in_threadpool(run)
+
+
+def _session_and_workspaces(
+    conn: Connection, token: str
+) -> tuple[users.SessionRow, list[Workspace]] | None:
+    found = users.session(conn, token_hash(token), now=now_us())
+    if found is None:
+        return None
+    return found, users.workspaces_of(conn, found.user.id)
+
+
+def not_found(ctx: Ctx | None, what: str = "page") -> Response:
+    context = base_context(ctx) if ctx else {"user": None}
+    return render("not_found.html", {**context, "what": what}, status=404)
+
+
+def base_context(ctx: Ctx, section: str = "") -> dict[str, Any]:
+    return {
+        "user": ctx.user,
+        "csrf_token": ctx.csrf_token,
+        "workspaces": ctx.workspaces,
+        "workspace": ctx.workspace,
+        "base": f"/app/w/{ctx.workspace.id}/" if ctx.workspace else "/app/",
+        "section": section,
+        "path": ctx.request.url.path,
+        "done": FLASH.get(ctx.request.query_params.get("done", "")),
+    }
+
+
+Handler = Callable[[Request, Ctx], Awaitable[Response]]
+
+
+def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a dashboard endpoint: signed in (else to the sign-in page), a member of the
+    workspace in the URL (else 404, the same answer as for a workspace that does not exist, so
+    URLs reveal nothing), and a valid CSRF token on every POST (else 403)."""
+
+    async def endpoint(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        found = await read(request, lambda c: _session_and_workspaces(c, token)) if token else None
+        if found is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/app/login?next={quote(target)}", status_code=303)
+        session, workspaces = found
+        ws_id = request.path_params.get("ws")
+        workspace = next((w for w in workspaces if w.id == ws_id), None)
+        ctx = Ctx(request, session.user, session.csrf_token, workspaces, workspace)
+        if ws_id is not None and workspace is None:
+            return not_found(ctx, "workspace")
+        if request.method == "POST":
+            form = await request.form()
+            sent = form.get("csrf_token")
+            if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
+                return render("forbidden.html", {**base_context(ctx), "reason": "csrf"}, status=403)
+        try:
+            return await handler(request, ctx)
+        except NotFound as exc:
+            return not_found(ctx, exc.message)
+
+    return endpoint
+
+
+def _safe_next(raw: str | None) -> str:
+    # Only paths inside the dashboard: an open redirect would make a phishing link look ours.
+    if raw and raw.startswith("/app/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return "/app/"
+
+
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    csrf = secrets.token_urlsafe(24)
+    response = render(
+        "login.html",
+        {
+            "user": None,
+            "csrf_token": csrf,
+            "error": error,
+            "next": _safe_next(request.query_params.get("next")),
+        },
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        path="/app/login",
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+    )
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    sent, cookie = form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not (isinstance(sent, str) and cookie and hmac.compare_digest(sent, cookie)):
+        return _login_page(request, "Your sign-in form expired. Please try again.", 403)
+    email = str(form.get("email") or "").strip().lower()
+    password = str(form.get("password") or "")
+    next_url = _safe_next(str(form.get("next") or ""))
+    state = app_state(request)
+
+    def check() -> users.User | None:
+        with state.db.reader.connect() as conn:
+            user = users.by_email(conn, email)
+        ok = verify_password(user.password_hash if user else None, password)
+        return user if ok else None
+
+    user = await run_in_threadpool(check)
+    if user is None:
+        return _login_page(request, "Wrong email or password.", 401)
+    token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), now_us()
+    await state.writer.run(
+        lambda conn: users.create_session(
+            conn,
+            token_hash(token),
+            user.id,
+            csrf,
+            now=now,
+            expires_at=now + SESSION_SECONDS * 1_000_000,
+        )
+    )
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_SECONDS,
+        path="/app",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/app/login")
+    return response
+
+
+async def _logout(request: Request, ctx: Ctx) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    await app_state(request).writer.run(lambda conn: users.delete_session(conn, token_hash(token)))
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/app")
+    return response
+
+
+logout = page(_logout)

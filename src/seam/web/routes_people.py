@@ -1,0 +1,100 @@
+"""People: the searchable contact list, the anonymous visitors list and a visitor's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seam.api.render import derived_durations
+from seam.errors import NotFound
+from seam.store import audit, dashboard, visitors
+from seam.store import events as events_repo
+from seam.web.auth import Ctx, base_context, page, read
+from seam.web.paging import cursor_parts, encode_cursor, text_param
+from seam.web.templating import render
+from seam.web.timeline import audit_view, event_view, group_sessions
+
+PAGE_SIZE = 50
+
+
+async def people(request: Request, ctx: Ctx) -> Response:
+    q = text_param(request, "q")
+    parts = cursor_parts(request, 2)
+    before = (int(parts[0]), parts[1]) if parts and parts[0].isdigit() else None
+    rows = await read(
+        request,
+        lambda c: dashboard.people(c, ctx.ws.id, q=q, before=before, limit=PAGE_SIZE),
+    )
+    next_cursor = (
+        encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == PAGE_SIZE else None
+    )
+    return render(
+        "people.html",
+        {**base_context(ctx, "people"), "people": rows, "q": q or "", "next_cursor": next_cursor},
+    )
+
+
+async def visitor_list(request: Request, ctx: Ctx) -> Response:
+    parts = cursor_parts(request, 2)
+    before = (int(parts[0]), parts[1]) if parts and parts[0].isdigit() else None
+
+    def work(conn: Connection) -> tuple[list[Any], dict[str, int]]:
+        rows = dashboard.anonymous_visitors(conn, ctx.ws.id, before=before, limit=PAGE_SIZE)
+        counts = dashboard.event_counts_of_visitors(conn, ctx.ws.id, [r.anonymous_id for r in rows])
+        return rows, counts
+
+    rows, counts = await read(request, work)
+    next_cursor = (
+        encode_cursor(rows[-1].last_seen, rows[-1].anonymous_id) if len(rows) == PAGE_SIZE else None
+    )
+    return render(
+        "visitors.html",
+        {
+            **base_context(ctx, "visitors"),
+            "visitors": rows,
+            "counts": counts,
+            "next_cursor": next_cursor,
+        },
+    )
+
+
+async def visitor_page(request: Request, ctx: Ctx) -> Response:
+    """One device: its binding and its latest events (a bound visitor links to its person)."""
+    anonymous_id = request.path_params["anonymous_id"]
+    ws = ctx.ws.id
+
+    def work(conn: Connection) -> dict[str, Any] | None:
+        row = visitors.get(conn, ws, anonymous_id)
+        if row is None:
+            return None
+        rows = events_repo.find(
+            conn, ws, events_repo.EventQuery(anonymous_id=anonymous_id, limit=100)
+        )
+        sessions = {r.session_id for r in rows if r.type == "page" and r.session_id}
+        pages = events_repo.page_views_of_sessions(conn, ws, sessions)
+        derived = derived_durations(rows, pages)
+        return {
+            "visitor": row,
+            "groups": group_sessions([event_view(r, derived, []) for r in rows]),
+            "audit": dashboard_audit(conn, ws, anonymous_id),
+        }
+
+    found = await read(request, work)
+    if found is None:
+        raise NotFound("visitor")
+    return render("visitor.html", {**base_context(ctx, "visitors"), **found})
+
+
+def dashboard_audit(conn: Connection, ws: str, anonymous_id: str) -> list[Any]:
+    return [audit_view(r) for r in audit.query(conn, ws, anonymous_id=anonymous_id, limit=50)]
+
+
+routes = [
+    Route("/w/{ws}/people", page(people), methods=["GET"]),
+    Route("/w/{ws}/visitors", page(visitor_list), methods=["GET"]),
+    Route("/w/{ws}/visitors/{anonymous_id:path}", page(visitor_page), methods=["GET"]),
+]

@@ -1,0 +1,114 @@
+"""Workspace settings (domains, cookieless, identity verification, app JWT) and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from seam.api.state import app_state
+from seam.errors import NotFound
+from seam.store import workspaces as ws_store
+from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES
+from seam.web.auth import Ctx, base_context, page, read
+from seam.web.templating import render
+
+MAX_FIELD = 20_000  # a PEM public key fits; nothing pasted by mistake grows the row unbounded
+
+
+def _context(ctx: Ctx, keys: list[ws_store.ApiKey], **extra: Any) -> dict[str, Any]:
+    return {
+        **base_context(ctx, "settings"),
+        "keys": keys,
+        "all_scopes": ALL_SCOPES,
+        **extra,
+    }
+
+
+async def settings(request: Request, ctx: Ctx) -> Response:
+    keys = await read(request, lambda c: ws_store.list_keys(c, ctx.ws.id))
+    return render("settings.html", _context(ctx, keys))
+
+
+def _changes(form: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+    """The workspace columns the settings form sets, or an error message."""
+    domains = [d for d in form.get("domains", "").replace(",", "\n").split() if d]
+    if any(len(d) > 253 or "/" in d or ":" in d for d in domains):
+        return {}, "A domain is a host name such as example.com (no scheme, port or path)."
+    verification = form.get("identity_verification", "off")
+    if verification not in ("off", "required"):
+        return {}, "Identity verification is either off or required."
+    changes: dict[str, Any] = {
+        "domains": domains,
+        "cookieless": form.get("cookieless") == "on",
+        "identity_verification": verification,
+        "jwt_issuer": form.get("jwt_issuer") or None,
+        "jwt_audience": form.get("jwt_audience") or None,
+    }
+    # The secret is never shown again; an empty field keeps the stored value.
+    if form.get("jwt_secret"):
+        changes.update(jwt_secret=form["jwt_secret"], jwt_public_key=None)
+    elif form.get("jwt_public_key"):
+        if "BEGIN PUBLIC KEY" not in form["jwt_public_key"]:
+            return {}, "The public key must be PEM (-----BEGIN PUBLIC KEY-----)."
+        changes.update(jwt_public_key=form["jwt_public_key"], jwt_secret=None)
+    elif form.get("jwt_clear") == "on":
+        changes.update(jwt_secret=None, jwt_public_key=None)
+    return changes, None
+
+
+async def save_settings(request: Request, ctx: Ctx) -> Response:
+    raw = await request.form()
+    form = {k: v.strip()[:MAX_FIELD] for k, v in raw.items() if isinstance(v, str)}
+    changes, error = _changes(form)
+    if error:
+        keys = await read(request, lambda c: ws_store.list_keys(c, ctx.ws.id))
+        return render("settings.html", _context(ctx, keys, error=error), status=400)
+    ws = ctx.ws.id
+    await app_state(request).writer.run(lambda c: ws_store.update_workspace(c, ws, **changes))
+    # Ingest caches workspaces for a second (settings.key_cache_seconds); that is the delay.
+    return RedirectResponse(ctx.url("settings?done=saved"), status_code=303)
+
+
+async def create_key(request: Request, ctx: Ctx) -> Response:
+    form = await request.form()
+    kind = "write" if form.get("kind") == "write" else "secret"
+    scopes = [s for s in form.getlist("scopes") if s in ALL_SCOPES]
+    if kind == "write":
+        scopes = list(WRITE_KEY_SCOPES)
+    ws = ctx.ws.id
+    if not scopes:
+        keys = await read(request, lambda c: ws_store.list_keys(c, ws))
+        return render(
+            "settings.html", _context(ctx, keys, error="Choose at least one scope."), status=400
+        )
+    record, plain = await app_state(request).writer.run(
+        lambda c: ws_store.create_key(c, ws, kind=kind, scopes=scopes)
+    )
+    keys = await read(request, lambda c: ws_store.list_keys(c, ws))
+    # Rendered, not redirected: the plain key exists only in this response.
+    return render("settings.html", _context(ctx, keys, new_key=plain, new_key_record=record))
+
+
+async def revoke_key(request: Request, ctx: Ctx) -> Response:
+    key_id = request.path_params["key_id"]
+    ws = ctx.ws.id
+    keys = await read(request, lambda c: ws_store.list_keys(c, ws))
+    key = next((k for k in keys if k.id == key_id), None)
+    if key is None:
+        raise NotFound("key")
+    form = await request.form() if request.method == "POST" else None
+    if form is None or form.get("confirmed") != "yes":
+        return render("revoke.html", {**base_context(ctx, "settings"), "key": key})
+    await app_state(request).writer.run(lambda c: ws_store.revoke_key(c, key_id, workspace_id=ws))
+    return RedirectResponse(ctx.url("settings?done=revoked"), status_code=303)
+
+
+routes = [
+    Route("/w/{ws}/settings", page(settings), methods=["GET"]),
+    Route("/w/{ws}/settings", page(save_settings), methods=["POST"]),
+    Route("/w/{ws}/keys", page(create_key), methods=["POST"]),
+    Route("/w/{ws}/keys/{key_id}/revoke", page(revoke_key), methods=["GET", "POST"]),
+]

@@ -18,6 +18,11 @@ def test_far_future_is_clamped_and_flagged() -> None:
     assert ts == NOW and flags == ("future_timestamp_clamped",)
 
 
+def test_corrections_before_1970_are_clamped_and_flagged() -> None:
+    ts, flags = correct_timestamp(-62_135_596_800_000_000, NOW + 10**15, NOW)
+    assert ts == NOW and flags == ("timestamp_out_of_range_clamped",)
+
+
 def test_snake_case_aliases_are_accepted() -> None:
     m = validate(
         {

@@ -39,8 +39,10 @@ def decode_json(data: bytes) -> Any:
         raise BadRequest("the body is empty", code="invalid_json")
     try:
         return _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply", code="invalid_json") from exc
 
 
 def encoded_size(value: Any) -> int:

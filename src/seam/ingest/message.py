@@ -109,13 +109,16 @@ def _clamp(value: Any, low: int, high: int) -> int | None:
 def correct_timestamp(
     timestamp: int | None, sent_at: int | None, received_at: int
 ) -> tuple[int, tuple[str, ...]]:
-    """Clock-skew correction: shift by receivedAt - sentAt; clamp more than 24 h ahead."""
+    """Clock-skew correction: shift by receivedAt - sentAt; clamp more than 24 h ahead. A
+    correction that lands before 1970 (absurd device clocks) is clamped the same way."""
     if timestamp is None:
         return received_at, ()
     if sent_at is not None:
         timestamp += received_at - sent_at
     if timestamp > received_at + FUTURE_LIMIT_US:
         return received_at, ("future_timestamp_clamped",)
+    if timestamp < 0:
+        return received_at, ("timestamp_out_of_range_clamped",)
     return timestamp, ()
 
 

@@ -18,6 +18,8 @@ from starlette.routing import Route
 from seam import operations
 from seam.api.state import app_state
 from seam.errors import NotFound, SeamError
+from seam.identity.merge import plan_merge
+from seam.identity.resolve import ContactRef
 from seam.store import dashboard, reads, visitors
 from seam.web.auth import Ctx, base_context, page, read
 from seam.web.templating import render
@@ -101,9 +103,18 @@ async def merge(request: Request, ctx: Ctx) -> Response:
         raise NotFound("person")
     context = {**base_context(ctx, "people"), **found, "other_ref": other_ref}
     other = found["other"]
-    if request.method == "GET" or other is None or other["id"] == contact_id:
-        if request.method == "POST":
-            context["error"] = "That is already this person." if other else "No such contact."
+    if request.method == "POST":
+        if other is None:
+            context["error"] = "No such contact."
+        else:
+            # Checked before the confirmation, so nobody confirms a merge that cannot happen.
+            plan = plan_merge(
+                ContactRef(contact_id, found["into"]["external_id"]),
+                ContactRef(other["id"], other["external_id"]),
+            )
+            if not plan.allowed:
+                context["error"] = f"These contacts cannot be merged: {plan.reason}."
+    if request.method == "GET" or "error" in context:
         return render("merge.html", context, status=400 if "error" in context else 200)
     if form.get("confirmed") != "yes":
         return render("merge.html", {**context, "confirm": True})

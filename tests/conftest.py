@@ -17,6 +17,7 @@ from e2e.support import (
     Workspace,
     create_workspace,
     free_port,
+    http_client,
     postgres_database,
     start_server,
     stop_server,
@@ -53,7 +54,7 @@ def server(
 
 @pytest.fixture(scope="session")
 def http(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with http_client(server.base_url) as client:
         yield client
 
 

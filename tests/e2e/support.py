@@ -197,6 +197,25 @@ def expect_error(response: httpx.Response, status: int, code: str | None = None)
     return error
 
 
+class ReconnectingTransport(httpx.HTTPTransport):
+    """Retries once when a kept-alive connection turns out to be closed.
+
+    uvicorn closes the connection after a 500; without this, the *next* test reusing that pooled
+    connection would fail with a ReadError and blame the wrong request. A server that really drops
+    requests still fails: the retry on a fresh connection fails the same way.
+    """
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+            return super().handle_request(request)
+
+
+def http_client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, timeout=30, transport=ReconnectingTransport())
+
+
 @dataclass
 class Workspace:
     """A workspace of the running server, with the keys `seam workspace create` printed."""

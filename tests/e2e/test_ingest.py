@@ -268,6 +268,36 @@ def test_timestamp_less_than_a_day_ahead_is_kept(workspace: Workspace):
     assert parse_iso(event["timestamp"]) == parse_iso(iso(at))
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at"),
+    [
+        ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
+        ("0001-01-01T00:00:00Z", None),
+        ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"),
+    ],
+    ids=["skew-below-year-1", "year-1", "skew-far-future"],
+)
+@pytest.mark.parametrize("kind", ["track", "identify"])
+def test_extreme_timestamps_are_rejected_or_stored_readably(
+    workspace: Workspace, kind, timestamp, sent_at
+):
+    vid = uid("vid_")
+    body = {"anonymousId": vid, "event": "x", "timestamp": timestamp}
+    if kind == "identify":
+        body = {"userId": uid("usr_"), "anonymousId": vid, "timestamp": timestamp}
+    if sent_at:
+        body["sentAt"] = sent_at
+    response = workspace.write(f"/v1/{kind}", body)
+    if response.status_code == 400:
+        expect_error(response, 400)
+        return
+    expect(response)
+    events = workspace.events(anonymous_id=vid)
+    assert len(events) == 1
+    assert ISO_RE.match(events[0]["timestamp"]), events[0]["timestamp"]
+    expect(workspace.get(f"/v1/visitors/{vid}"))
+
+
 def test_unparseable_timestamp_is_rejected(workspace: Workspace):
     expect_error(
         workspace.write(

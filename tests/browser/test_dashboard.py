@@ -427,6 +427,32 @@ def test_merge_then_erase_behind_confirmations(page: Page, seam: Seam) -> None:
     assert page.goto(seam.path(f"people/{keep['contact_id']}")).status == 404  # type: ignore[union-attr]
 
 
+def test_move_a_device_behind_a_confirmation(page: Page, seam: Seam) -> None:
+    with httpx.Client(base_url=seam.url) as http:
+        auth = (seam.acme["secret_key"], "")
+        http.post(
+            "/v1/page",
+            auth=(seam.acme["write_key"], ""),
+            json={"anonymousId": "anon-shared-ipad", "context": {"page": {"path": "/kiosk"}}},
+        )
+        wrong = http.post(
+            "/v1/identify", auth=auth, json={"userId": "usr_kid", "anonymousId": "anon-shared-ipad"}
+        ).json()
+        http.post("/v1/identify", auth=auth, json={"userId": "usr_parent"})
+    sign_in(page, seam, f"/app/w/{seam.acme['id']}/people/{wrong['contact_id']}")
+    page.get_by_role("link", name=re.compile("Move to another person")).click()
+    page.get_by_label(re.compile("Move to")).fill("usr_parent")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".card.mini").nth(1)).to_contain_text("usr_parent")
+    page.get_by_role("button", name="Yes, move the device").click()
+    expect(page.get_by_role("status")).to_contain_text("moved")
+    expect(page.get_by_role("heading", level=1)).to_have_text("usr_parent")
+    expect(page.locator(".devices")).to_contain_text("anon-shared-ipad")
+    expect(page.locator(".devices")).to_contain_text("via admin")
+    page.goto(seam.path("identity?action=visitor_moved"))
+    expect(page.locator("table.audit tbody tr")).to_contain_text("user:")
+
+
 def test_sign_out_ends_the_session(page: Page, seam: Seam) -> None:
     sign_in(page, seam)
     page.get_by_role("button", name="Sign out").click()

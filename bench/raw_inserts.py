@@ -71,14 +71,14 @@ def postgres_rows_per_second(conninfo: str, n: int) -> dict[str, float]:
                     with conn.transaction():
                         if method == "copy":
                             with cur.copy(f"COPY events ({columns}) FROM STDIN") as copy:
-                                for row in batch:
-                                    copy.write_row(row)
+                                for values in batch:
+                                    copy.write_row(values)
                         else:
                             cur.executemany(insert, batch)
                 elapsed = time.perf_counter() - start
             cur.execute("SELECT count(*) FROM events")
-            row = cur.fetchone()
-        if row is None or row[0] != n:
-            raise RuntimeError(f"postgres raw {method} stored {row} of {n} rows")
+            counted = cur.fetchone()
+        if counted is None or counted[0] != n:
+            raise RuntimeError(f"postgres raw {method} stored {counted} of {n} rows")
         results[method] = n / elapsed
     return results

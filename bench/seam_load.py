@@ -16,8 +16,8 @@ from bench.results import BackendResult, Figure
 from bench.seam_server import SeamInstance
 from bench.wrk_driver import WrkResult, run_wrk
 
-SINGLE = "single-event ingest (req/s)"
-BATCH = "batch ingest (events/s)"
+SINGLE = "single-event ingest{label} (req/s)"
+BATCH = "batch ingest{label} (events/s)"
 BATCH_SIZE = 100
 SAMPLE_SIZE = 50
 
@@ -80,7 +80,7 @@ def _wrk(seam: SeamInstance, profile: Profile, mode: str, prefix: str, seconds: 
 
 
 def _measure(
-    seam: SeamInstance, profile: Profile, mode: str, run_id: str, out: BackendResult
+    seam: SeamInstance, profile: Profile, mode: str, run_id: str, out: BackendResult, label: str
 ) -> tuple[WrkResult, int]:
     """Warm up, run wrk, verify storage. Returns (result, events acknowledged incl. warm-up)."""
     per_request = BATCH_SIZE if mode == "batch" else 1
@@ -88,27 +88,33 @@ def _measure(
     since = time.time() - 1.0  # the server's clock is ours; 1 s of slack for rounding
     prefix = f"{run_id}{mode}"
     result = _wrk(seam, profile, mode, prefix, profile.wrk_seconds)
-    out.notes.append(f"seam {mode}: {result.describe()}")
+    out.notes.append(f"seam {mode}{label}: {result.describe()}")
     acked = result.ok * per_request
     check = asyncio.run(check_stored(seam, since, prefix, acked))
     out.notes.append(
-        f"seam {mode} read-back: {check.stored} of {acked} acknowledged events found "
+        f"seam {mode}{label} read-back: {check.stored} of {acked} acknowledged events found "
         f"({check.duplicates} duplicates, {check.seconds:.1f}s to read back)"
     )
     if check.stored < acked:
         out.problems.append(
-            f"{mode}: {acked - check.stored} of {acked} acknowledged events missing from "
+            f"{mode}{label}: {acked - check.stored} of {acked} acknowledged events missing from "
             "GET /v1/events?since=… (2xx but not stored?)"
         )
     if check.duplicates:
-        out.problems.append(f"{mode}: {check.duplicates} message ids returned more than once")
+        out.problems.append(
+            f"{mode}{label}: {check.duplicates} message ids returned more than once"
+        )
     if check.bad_samples:
-        out.problems.append(f"{mode}: stored events differ from those sent: {check.bad_samples}")
+        out.problems.append(
+            f"{mode}{label}: stored events differ from those sent: {check.bad_samples}"
+        )
     if result.non_2xx:
         statuses = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
-        out.problems.append(f"{mode}: {result.non_2xx} non-2xx responses under load {statuses}")
+        out.problems.append(
+            f"{mode}{label}: {result.non_2xx} non-2xx responses under load {statuses}"
+        )
     if any(result.socket_errors.values()):
-        out.problems.append(f"{mode}: socket errors under load {result.socket_errors}")
+        out.problems.append(f"{mode}{label}: socket errors under load {result.socket_errors}")
     return result, (warm.ok + result.ok) * per_request
 
 
@@ -120,13 +126,14 @@ def measure(
     *,
     trivial: float | None,
     raw: list[tuple[str, float]],
+    label: str = "",
 ) -> int:
     """Single and batch ingest figures; returns how many events were acknowledged in total."""
-    single, single_events = _measure(seam, profile, "track", run_id, out)
+    single, single_events = _measure(seam, profile, "track", run_id, out, label)
     out.add(
         Figure(
             out.backend,
-            SINGLE,
+            SINGLE.format(label=label),
             single.ok_per_second,
             "req/s",
             trivial,
@@ -134,12 +141,12 @@ def measure(
             target_ratio=THROUGHPUT_TARGET_RATIO,
         )
     )
-    batch, batch_events = _measure(seam, profile, "batch", run_id, out)
+    batch, batch_events = _measure(seam, profile, "batch", run_id, out, label)
     for raw_name, raw_rate in raw:
         out.add(
             Figure(
                 out.backend,
-                BATCH,
+                BATCH.format(label=label),
                 batch.ok_per_second * BATCH_SIZE,
                 "events/s",
                 raw_rate,

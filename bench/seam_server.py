@@ -94,14 +94,20 @@ def _lift_rate_limit(db_url: str, workspace_id: str, workdir: Path) -> None:
 
 
 @contextlib.contextmanager
-def serve(db_url: str, workdir: Path) -> Iterator[SeamInstance]:
-    """Prepare the database, run `seam serve` pinned to the server core until the block ends."""
+def serve(
+    db_url: str, workdir: Path, *, env: dict[str, str] | None = None, name: str = "seam-serve"
+) -> Iterator[SeamInstance]:
+    """Prepare the database, run `seam serve` pinned to the server core until the block ends.
+
+    Its output goes to `<workdir>/<name>.log`; `env` adds SEAM_* settings.
+    """
     workspace = prepare(db_url, workdir)
     port = free_port()
     cmd = [SEAM, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port)]
     if "--workers" in _help("serve"):
         cmd += ["--workers", "1"]
-    log = workdir / "seam-serve.log"
-    env = {"SEAM_RATE_LIMIT": str(BENCH_RATE_LIMIT)}  # belt and braces: the default limit
+    log = workdir / f"{name}.log"
+    # Belt and braces: the default per-key limit, should the workspace setting not apply.
+    env = {"SEAM_RATE_LIMIT": str(BENCH_RATE_LIMIT), **(env or {})}
     with server(cmd, port=port, log=log, cwd=workdir, env=env):
         yield SeamInstance(f"http://127.0.0.1:{port}", db_url, workspace, log)

@@ -267,3 +267,21 @@ def test_verification_off_accepts_soft_claims(workspace: Workspace):
     result = workspace.identify({"userId": ext, "anonymousId": uid("vid_")}, secret=False)
     assert result["created"] is True
     assert workspace.audit(action="identity_unverified") == []
+
+
+def test_equal_times_verified_claim_beats_soft_claim(workspace: Workspace):
+    secret = identity_secret(workspace.update("--identity-verification", "off"))
+    ext = uid("usr_")
+    at = "2026-03-01T10:00:00.000Z"
+    verified = {
+        "userId": ext,
+        "traits": {"plan": "verified"},
+        "timestamp": at,
+        "context": {"user_hash": user_hash(secret, ext)},
+    }
+    soft = {"userId": ext, "traits": {"plan": "soft"}, "timestamp": at}
+    workspace.identify(verified, secret=False)
+    workspace.identify(soft, secret=False)
+    contact = workspace.contact_by_external_id(ext)
+    assert contact is not None
+    assert contact["traits"]["plan"] == "verified"

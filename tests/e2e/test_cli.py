@@ -1,0 +1,100 @@
+"""SPEC §9 Command line, checked through the HTTP API of the running server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .support import Workspace, ago, bearer, expect, expect_error, iso, parse_iso, uid
+
+
+def test_workspace_create_prints_id_name_and_both_keys(workspace: Workspace):
+    assert workspace.raw["name"] == workspace.name
+    assert workspace.write_key.startswith("wk_") and workspace.secret_key.startswith("sk_")
+    assert workspace.write_key != workspace.secret_key
+
+
+def test_key_create_defaults_to_all_scopes_of_a_secret_key(workspace: Workspace):
+    key = workspace.server.cli_json("key", "create", "--workspace", workspace.id, "--json")
+    assert set(key) >= {"id", "key", "scopes"}
+    assert key["key"].startswith("sk_")
+    assert set(key["scopes"]) == {
+        "events:write",
+        "contacts:write",
+        "events:read",
+        "contacts:read",
+        "admin",
+    }
+    expect(workspace.http.get("/v1/quarantine", headers=bearer(key["key"])))
+
+
+def test_key_create_write_key_is_public_and_write_only(workspace: Workspace):
+    key = workspace.server.cli_json(
+        "key", "create", "--workspace", workspace.id, "--write-key", "--json"
+    )
+    assert key["key"].startswith("wk_")
+    assert key["scopes"] == ["events:write"]
+    response = workspace.http.get(
+        "/v1/events", params={"anonymous_id": "x"}, headers=bearer(key["key"])
+    )
+    expect_error(response, 403, "insufficient_scope")
+
+
+def test_revoking_one_key_leaves_the_others_working(workspace: Workspace):
+    first = workspace.create_key("events:write")
+    second = workspace.create_key("events:write")
+    workspace.revoke_key(first["id"])
+    body = {"anonymousId": uid("vid_"), "event": "x"}
+    expect_error(workspace.http.post("/v1/track", json=body, headers=bearer(first["key"])), 401)
+    expect(workspace.http.post("/v1/track", json=body, headers=bearer(second["key"])))
+
+
+def test_default_region_normalizes_national_phone_numbers(workspace: Workspace):
+    workspace.update("--default-region", "FR")
+    result = workspace.identify({"userId": uid("u_"), "traits": {"phone": "06 12 34 56 78"}})
+    assert workspace.contact(result["contact_id"])["identifiers"]["phone"] == "+33612345678"
+
+
+def test_enrich_command_attributes_and_exits_cleanly(workspace: Workspace):
+    done = workspace.server.cli("enrich")
+    assert done.returncode == 0
+
+
+def test_import_jsonl_upserts_contacts_with_source(workspace: Workspace, tmp_path: Path):
+    ext, email = uid("crm_"), f"{uid('crm')}@example.com"
+    at = ago(days=2)
+    records = [
+        {"external_id": ext, "traits": {"plan": "gold"}, "updated_at": iso(at)},
+        {"email": email, "traits": {"firstname": "Jo"}, "updated_at": iso(at)},
+    ]
+    path = tmp_path / "contacts.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    workspace.server.cli("import", str(path), "--workspace", workspace.id, "--source", "hubspot")
+    contact = workspace.contact_by_external_id(ext)
+    assert contact is not None
+    assert contact["traits"]["plan"] == "gold"
+    assert "hubspot" in contact["trait_meta"]["plan"]["source"]
+    assert parse_iso(contact["trait_meta"]["plan"]["updated_at"]) == parse_iso(iso(at))
+    (by_email,) = workspace.contacts(email=email)
+    assert workspace.contact(by_email["id"])["traits"]["firstname"] == "Jo"
+
+
+def test_import_csv_upserts_contacts(workspace: Workspace, tmp_path: Path):
+    ext, email = uid("csv_"), f"{uid('csv')}@example.com"
+    path = tmp_path / "contacts.csv"
+    path.write_text(f"external_id,email,updated_at,plan\n{ext},{email},{iso(ago(days=1))},silver\n")
+    workspace.server.cli("import", str(path), "--workspace", workspace.id, "--source", "csv")
+    contact = workspace.contact_by_external_id(ext)
+    assert contact is not None
+    assert contact["identifiers"]["email"] == email
+    assert contact["traits"]["plan"] == "silver"
+
+
+def test_import_respects_newer_live_data(workspace: Workspace, tmp_path: Path):
+    ext = uid("crm_")
+    workspace.identify({"userId": ext, "traits": {"plan": "live"}, "timestamp": iso(ago(hours=1))})
+    path = tmp_path / "old.jsonl"
+    record = {"external_id": ext, "traits": {"plan": "stale"}, "updated_at": iso(ago(days=9))}
+    path.write_text(json.dumps(record) + "\n")
+    workspace.server.cli("import", str(path), "--workspace", workspace.id, "--source", "crm")
+    assert workspace.contact_by_external_id(ext)["traits"]["plan"] == "live"

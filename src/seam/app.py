@@ -8,13 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from seam.api import admin, collect, ingest, meta, reads, sessions
-from seam.api.envelope import JSON, http_error, seam_error, unexpected_error
+from seam.api.envelope import JSON, client_gone, http_error, seam_error, unexpected_error
 from seam.api.state import AppState
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
@@ -25,6 +26,7 @@ from seam.store.engine import open_database
 from seam.web.dashboard import mount as dashboard_mount
 
 log = logging.getLogger("seam")
+CHECKPOINT_INTERVAL = 1.0
 
 
 async def healthz(request: Request) -> Response:
@@ -44,6 +46,15 @@ async def _enrich_forever(state: AppState) -> None:
         state.count("events_enriched", linked)
 
 
+async def _checkpoint_forever(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(CHECKPOINT_INTERVAL)
+        try:
+            await run_in_threadpool(state.db.checkpoint)
+        except Exception as exc:  # a busy database is checkpointed next time
+            log.warning("WAL checkpoint failed: %r", exc)
+
+
 def create_app(settings: Settings) -> Starlette:
     db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     state = AppState(settings=settings, db=db, writer=Writer(db))
@@ -51,12 +62,15 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.writer.start()
-        enricher = asyncio.create_task(_enrich_forever(state))
+        background = [asyncio.create_task(_enrich_forever(state))]
+        if db.is_sqlite:
+            background.append(asyncio.create_task(_checkpoint_forever(state)))
         try:
             yield
         finally:
-            enricher.cancel()
-            await asyncio.gather(enricher, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await state.writer.stop()
             db.dispose()
 
@@ -80,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             SeamError: seam_error,
             HTTPException: http_error,
+            ClientDisconnect: client_gone,
             Exception: unexpected_error,
         },
     )

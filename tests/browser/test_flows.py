@@ -552,12 +552,6 @@ def test_logout_reset_gives_the_next_visitor_a_new_unattributed_identity(
     assert second_vid not in get(api, f"/v1/contacts/{first}")["data"]["anonymous_ids"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker defect: the page_leave closing the last page before seam('reset') is built"
-    " after the reset, so it carries the NEW anonymousId (with the old session id and page):"
-    " the previous person's page ends up in the next visitor's history",
-)
 def test_the_page_leave_of_the_page_logged_out_from_stays_with_the_person_who_left(
     site: Site, api: httpx.Client, context: BrowserContext, page: Page
 ) -> None:

@@ -67,6 +67,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up mid-body: nothing was stored and nobody reads the answer, so there is
+    nothing to log either."""
+    return error_response(request, 400, "client_disconnected", "the client disconnected")
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     # Logged without the request body: it may hold personal data.
     log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)

@@ -30,6 +30,16 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
+    def checkpoint(self) -> None:
+        """Copy committed WAL frames into the SQLite file without blocking writers."""
+        if not self.is_sqlite:
+            return
+        raw = self.reader.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            raw.close()
+
     def dispose(self) -> None:
         self.writer.dispose()
         if self.reader is not self.writer:
@@ -48,6 +58,9 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
         # FULL syncs the WAL at every commit, so an acknowledged event survives a power loss;
         # group commit keeps that to one fsync per batch.
         cursor.execute(f"PRAGMA synchronous={synchronous}")
+        # Commits should not pay for copying the WAL into the database: `checkpoint` does that
+        # in the background; this limit only applies if it falls behind.
+        cursor.execute("PRAGMA wal_autocheckpoint=20000")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import ClauseElement, Connection, bindparam, func, or_, select, update
 
 from seam.store.dialect import execute_many, insert, prepare
 from seam.store.tables import events
@@ -130,14 +130,18 @@ def find(conn: Connection, ws: str, q: EventQuery) -> list[Any]:
     if q.until is not None:
         stmt = stmt.where(events.c.timestamp < q.until)
     if q.after is not None:
+        # The redundant bound on timestamp alone lets PostgreSQL start the index scan at the
+        # cursor instead of filtering every newer row out (SQLite finds the range either way).
         ts, last_id = q.after
         if q.descending:
             stmt = stmt.where(
-                or_(events.c.timestamp < ts, and_(events.c.timestamp == ts, events.c.id < last_id))
+                events.c.timestamp <= ts,
+                or_(events.c.timestamp < ts, events.c.id < last_id),
             )
         else:
             stmt = stmt.where(
-                or_(events.c.timestamp > ts, and_(events.c.timestamp == ts, events.c.id > last_id))
+                events.c.timestamp >= ts,
+                or_(events.c.timestamp > ts, events.c.id > last_id),
             )
     order = (
         (events.c.timestamp.desc(), events.c.id.desc())

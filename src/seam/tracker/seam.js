@@ -249,7 +249,11 @@
       scroll_depth: view.scroll,
     };
     const msg = message('page_leave', { properties }, view.sessionId);
-    msg.context.page = view.page; // the page being left, even if the URL already changed
+    // The page being left, by whoever viewed it: the URL may have changed (SPA) and reset()
+    // may already have made a new anonymous id for the next person.
+    msg.context.page = view.page;
+    if (view.anonymousId) msg.anonymousId = view.anonymousId;
+    else delete msg.anonymousId;
     enqueue(msg);
   }
 
@@ -265,6 +269,7 @@
     view = {
       id: msg.messageId,
       sessionId,
+      anonymousId: msg.anonymousId,
       page: msg.context.page,
       visibleMs: 0,
       since: d.visibilityState === 'visible' ? now() : 0,

@@ -171,8 +171,7 @@ class Ingestion:
         trust = self._trust(caller, m, m.user_id)
         if not claim_is_usable(trust, verification_required=ws.verification_required):
             self._audit_unverified(caller, m, "identify")
-            bound = self._binding(ws.id, m.anonymous_id)
-            self._queue(ws.id, m, bound, "visitor" if bound else None)
+            self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(None, False, 0, False, "identity_unverified")
         contact, created = self._resolve(caller, m.user_id, m.traits, trust)
         self._merge_contact_traits(caller, contact.id, m.traits, m.timestamp, trust, m.type)
@@ -208,7 +207,7 @@ class Ingestion:
                 stored, m.traits, observed_at=m.timestamp, trust=trust, source=m.type
             )
             contacts.write_traits(self.conn, ws, "visitor", m.anonymous_id, winners)
-        self._queue(ws, m, bound, "visitor" if bound else None)
+        self._queue_through_visitor(ws, m)
         return IdentifyOutcome(bound, False, 0, bound is not None)
 
     def _form(self, caller: Caller, m: Message) -> IdentifyOutcome:
@@ -223,8 +222,7 @@ class Ingestion:
         ):
             if email is not None and m.anonymous_id:
                 self._audit_unverified(caller, m, "form")
-            bound = self._binding(ws.id, m.anonymous_id)
-            self._queue(ws.id, m, bound, "visitor" if bound else None)
+            bound = self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(bound, False, 0, bound is not None)
         traits = {**m.traits, "email": email}
         holder = contacts.identifier_holders(self.conn, ws.id, {"email": email}).get("email")
@@ -519,6 +517,13 @@ class Ingestion:
                 group_id,
                 merge_traits(stored, traits, observed_at=observed_at, trust=trust, source=source),
             )
+
+    def _queue_through_visitor(self, ws: str, m: Message) -> str | None:
+        """Store a message whose own identity claim was not used: it belongs to whoever its
+        device is bound to, if anyone. Returns that contact."""
+        bound = self._binding(ws, m.anonymous_id)
+        self._queue(ws, m, bound, "visitor" if bound else None)
+        return bound
 
     def _queue(self, ws: str, m: Message, contact_id: str | None, via: str | None) -> None:
         self._rows.append(

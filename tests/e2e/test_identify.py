@@ -470,3 +470,27 @@ def test_identify_response_timestamp_is_the_message_timestamp(workspace: Workspa
     at = ago(hours=6)
     result = workspace.identify({"userId": uid("u_"), "timestamp": iso(at)})
     assert abs(parse_iso(result["timestamp"]) - at) < timedelta(milliseconds=2)
+
+
+def test_two_devices_of_one_user_share_one_unified_timeline(workspace: Workspace):
+    laptop, phone, ext = uid("laptop_"), uid("phone_"), uid("usr_")
+    laptop_pages = anonymous_pages(workspace, laptop, 2)
+    phone_pages = anonymous_pages(workspace, phone, 3)
+    first = workspace.identify({"userId": ext, "anonymousId": laptop})
+    second = workspace.identify({"userId": ext, "anonymousId": phone})
+    assert second["contact_id"] == first["contact_id"]
+    assert (first["events_linked"], second["events_linked"]) == (2, 3)
+    contact = workspace.contact(first["contact_id"])
+    assert sorted(contact["anonymous_ids"]) == sorted([laptop, phone])
+    pages = workspace.events(contact_id=first["contact_id"], type="page")
+    assert sorted(e["message_id"] for e in pages) == sorted(laptop_pages + phone_pages)
+    assert contact["event_count"] == 7  # five pages and two identifies
+
+
+def test_held_traits_are_merged_when_a_cookie_event_binds_the_visitor(workspace: Workspace):
+    vid, cookie = uid("vid_"), uid("cust_")
+    workspace.identify({"anonymousId": vid, "traits": {"plan": "held"}}, secret=False)
+    workspace.send("page", {"anonymousId": vid, "context": {"external_contact_id": cookie}})
+    contact = workspace.contact_by_external_id(cookie)
+    assert contact is not None
+    assert contact["traits"]["plan"] == "held"

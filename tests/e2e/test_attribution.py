@@ -285,3 +285,20 @@ def test_equal_times_verified_claim_beats_soft_claim(workspace: Workspace):
     contact = workspace.contact_by_external_id(ext)
     assert contact is not None
     assert contact["traits"]["plan"] == "verified"
+
+
+def test_form_email_resolves_an_existing_contact_and_binds_visitor_via_form(workspace: Workspace):
+    ext, vid = uid("usr_"), uid("vid_")
+    email = f"{ext}@example.com"
+    contact_id = workspace.identify({"userId": ext, "traits": {"email": email}})["contact_id"]
+    workspace.send("page", {"anonymousId": vid})
+    result = workspace.batch(
+        [{"type": "form", "anonymousId": vid, "traits": {"email": email.upper()}}]
+    )
+    assert result["accepted"] == 1, result
+    visitor = workspace.visitor(vid)
+    assert visitor["contact_id"] == contact_id
+    assert visitor["bound_via"] == "form"
+    assert len(workspace.contacts(email=email)) == 1
+    (page,) = workspace.events(anonymous_id=vid, type="page")
+    assert page["contact_id"] == contact_id

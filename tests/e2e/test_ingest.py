@@ -665,3 +665,31 @@ def test_page_without_leave_gets_duration_from_next_page_of_session(workspace: W
     assert durations["c"] == 30_000
     assert durations["last"] is None
     assert durations["other"] is None
+
+
+def test_page_leave_beacon_on_collect_updates_its_page_view(workspace: Workspace):
+    vid, page_mid = uid("vid_"), uid("msg_")
+    headers = {"Content-Type": "text/plain", "Origin": "https://example.com"}
+    page = {
+        "type": "page",
+        "anonymousId": vid,
+        "messageId": page_mid,
+        "writeKey": workspace.write_key,
+    }
+    expect(workspace.http.post("/v1/collect", content=json.dumps(page), headers=headers))
+    leave = {
+        "type": "page_leave",
+        "anonymousId": vid,
+        "properties": {"page_message_id": page_mid, "duration_ms": 5_000, "scroll_depth": 33.7},
+    }
+    expect(
+        workspace.http.post(
+            "/v1/collect",
+            params={"key": workspace.write_key},
+            content=json.dumps({"batch": [leave]}),
+            headers=headers,
+        )
+    )
+    (viewed,) = workspace.events(anonymous_id=vid, type="page")
+    assert viewed["duration_ms"] == 5_000
+    assert viewed["scroll_depth"] in (33, 34)

@@ -218,6 +218,10 @@ def test_erasure_removes_contact_events_and_keeps_tombstone_without_personal_dat
     everything = json.dumps(workspace.audit())
     for personal in (ext, email, "Erin", vid):
         assert personal not in everything, personal
+    # the device is no longer bound: its next event is anonymous
+    workspace.send("page", {"anonymousId": vid, "messageId": "after-erasure"})
+    (after,) = workspace.events(anonymous_id=vid)
+    assert after["contact_id"] is None
     # the same person may come back later as a new contact
     again = workspace.identify({"userId": ext})
     assert again["created"] is True and again["contact_id"] != contact_id

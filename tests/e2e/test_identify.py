@@ -494,3 +494,10 @@ def test_held_traits_are_merged_when_a_cookie_event_binds_the_visitor(workspace:
     contact = workspace.contact_by_external_id(cookie)
     assert contact is not None
     assert contact["traits"]["plan"] == "held"
+
+
+def test_soft_identify_makes_free_email_an_identifier(workspace: Workspace):
+    ext = uid("usr_")
+    email = f"{ext}@example.com"
+    result = workspace.identify({"userId": ext, "traits": {"email": email}}, secret=False)
+    assert workspace.contact(result["contact_id"])["identifiers"]["email"] == email

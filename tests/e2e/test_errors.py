@@ -289,3 +289,44 @@ def test_one_bad_message_does_not_fail_the_good_ones_of_its_batch(workspace: Wor
 def test_nul_in_read_parameters_is_not_a_500(shared_workspace: Workspace, path: str):
     response = shared_workspace.http.get(path, headers=bearer(shared_workspace.secret_key))
     assert_handled(response, allowed=(200, 400, 404))
+
+
+IDENTIFIER_TRAITS = ["email", "phone", "linkedin_url", "company", "name", "createdAt"]
+
+
+def test_fuzzed_identifier_traits_never_cause_a_500(shared_workspace: Workspace):
+    """Authoritative identifies run resolution and normalization on whatever the traits hold."""
+
+    @FUZZ
+    @given(
+        traits=st.dictionaries(
+            st.sampled_from(IDENTIFIER_TRAITS),
+            json_values
+            | st.sampled_from(
+                [
+                    "+1",
+                    "+999 123",
+                    "a@b",
+                    "@",
+                    "linkedin.com/in/",
+                    "https://linkedin.com/in/%00",
+                    "00000000000000000000000000",
+                    "mailto:x@y.z",
+                    "X@Y.Z ",
+                    "tel:+14155552671",
+                ]
+            ),
+            max_size=4,
+        ),
+        with_user=st.booleans(),
+    )
+    def run(traits: dict[str, Any], with_user: bool) -> None:
+        body: dict[str, Any] = {"anonymousId": uid("fz_"), "traits": traits}
+        if with_user:
+            body["userId"] = uid("fz_")
+        response = shared_workspace.secret("/v1/identify", body)
+        assert_handled(response, allowed=(200, 400))
+        group = {"userId": uid("fz_"), "groupId": uid("g_"), "traits": traits}
+        assert_handled(shared_workspace.secret("/v1/group", group), allowed=(200, 400))
+
+    run()

@@ -75,4 +75,3 @@ def test_identifier_held_elsewhere_is_a_conflict_for_a_known_contact() -> None:
         match_identifiers=True,
     )
     assert r.contact == ADA and [c.holder_id for c in r.conflicts] == ["c-other"]
-

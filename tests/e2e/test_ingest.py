@@ -693,3 +693,20 @@ def test_page_leave_beacon_on_collect_updates_its_page_view(workspace: Workspace
     (viewed,) = workspace.events(anonymous_id=vid, type="page")
     assert viewed["duration_ms"] == 5_000
     assert viewed["scroll_depth"] in (33, 34)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026-06-09T14:00:00.000+02:00",
+        "2026-06-09T12:00:00Z",
+        "2026-06-09T12:00:00.000000+00:00",
+        "2026-06-09T07:00:00.000-05:00",
+        "2026-06-09T12:00:00.000Z",
+    ],
+)
+def test_timestamps_with_offsets_are_stored_in_utc(workspace: Workspace, sent: str):
+    vid = uid("vid_")
+    workspace.send("track", {"anonymousId": vid, "event": "x", "timestamp": sent})
+    (event,) = workspace.events(anonymous_id=vid)
+    assert event["timestamp"] == "2026-06-09T12:00:00.000Z"

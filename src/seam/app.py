@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import DataError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -15,7 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seam.api import admin, collect, ingest, meta, reads, sessions
-from seam.api.envelope import JSON, client_gone, http_error, seam_error, unexpected_error
+from seam.api.envelope import (
+    JSON,
+    client_gone,
+    http_error,
+    seam_error,
+    unexpected_error,
+    unstorable_value,
+)
 from seam.api.state import AppState
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
@@ -95,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
             SeamError: seam_error,
             HTTPException: http_error,
             ClientDisconnect: client_gone,
+            DataError: unstorable_value,
             Exception: unexpected_error,
         },
     )

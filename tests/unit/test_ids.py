@@ -19,6 +19,10 @@ def test_refuses_empty_and_overlong_ids() -> None:
     assert check_id("x" * 255) == "x" * 255
 
 
+def test_refuses_ids_with_nul_characters() -> None:
+    assert isinstance(check_id("nul\x00id"), InvalidId)
+
+
 def test_absent_id_is_none_not_an_error() -> None:
     assert check_id(None) is None
 

@@ -67,6 +67,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def unstorable_value(request: Request, exc: Exception) -> Response:
+    """A parameter the database cannot even compare (PostgreSQL refuses NUL in text): it can
+    match nothing, so it is the client's error, not ours."""
+    return error_response(
+        request, 400, "invalid_parameter", "a parameter contains characters that cannot be stored"
+    )
+
+
 async def client_gone(request: Request, exc: Exception) -> Response:
     """The client hung up mid-body: nothing was stored and nobody reads the answer, so there is
     nothing to log either."""

@@ -47,6 +47,8 @@ def check_id(raw: object) -> str | InvalidId | None:
         return InvalidId("must not be empty")
     if len(text) > MAX_ID_LENGTH:
         return InvalidId(f"must be at most {MAX_ID_LENGTH} characters")
+    if "\x00" in text:
+        return InvalidId("must not contain NUL characters")
     if text.lower() in PLACEHOLDER_IDS:
         return InvalidId(f"'{text}' is a placeholder, not an id")
     return text

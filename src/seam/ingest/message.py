@@ -86,6 +86,8 @@ def _text(value: Any, label: str, limit: int = MAX_NAME) -> str | None:
     text = str(value)
     if len(text) > limit:
         raise _Invalid("invalid_message", f"{label} must be at most {limit} characters")
+    if "\x00" in text:
+        raise _Invalid("invalid_message", f"{label} must not contain NUL characters")
     return text
 
 
@@ -177,6 +179,8 @@ def _validate(
     traits = _object(raw, "traits")
     if kind == "identify" and not traits and isinstance(context.get("traits"), dict):
         traits = context["traits"]
+    for key in traits:
+        _text(key, "a trait name")  # trait names are stored as keys, not inside JSON
 
     message = Message(
         type=kind,

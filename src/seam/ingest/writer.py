@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from seam.clock import now_us
-from seam.errors import Unavailable
+from seam.errors import BadRequest, Unavailable
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message
 from seam.store import quarantine
@@ -121,13 +121,8 @@ class Writer:
             try:
                 result = await loop.run_in_executor(self._executor, self._commit, [job])
             except Exception as exc:
-                log.exception("a write failed")
                 if job.future and not job.future.done():
-                    job.future.set_exception(
-                        Unavailable("the events could not be stored; retry later")
-                        if isinstance(exc, DBAPIError)
-                        else exc
-                    )
+                    job.future.set_exception(_client_facing(exc))
             else:
                 if job.future and not job.future.done():
                     job.future.set_result(result[0])
@@ -159,6 +154,18 @@ class Writer:
         if len(self.stats.batch_sizes) > 1000:
             del self.stats.batch_sizes[:500]
         return results
+
+
+def _client_facing(exc: Exception) -> Exception:
+    """What a request whose own transaction failed is told. A value the database refuses
+    (validation should have caught it) is the client's error: a 5xx would be retried forever."""
+    if isinstance(exc, DataError):
+        log.warning("a request held a value the database refused: %s", type(exc.orig).__name__)
+        return BadRequest("a value in this request cannot be stored", code="invalid_message")
+    log.error("a write failed: %r", exc)
+    if isinstance(exc, DBAPIError):
+        return Unavailable("the events could not be stored; retry later")
+    return exc
 
 
 def _retryable(exc: DBAPIError) -> bool:

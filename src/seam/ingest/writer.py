@@ -169,7 +169,10 @@ def _client_facing(exc: Exception) -> Exception:
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    """Deadlocks and serialization failures between processes are worth another try."""
+    """Deadlocks and serialization failures between processes, and connections the database
+    dropped (restart, idle timeout), are worth another try."""
+    if exc.connection_invalidated:
+        return True
     code = getattr(exc.orig, "sqlstate", None)
     if code in ("40P01", "40001"):
         return True

@@ -87,5 +87,9 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
             _sqlite_engine(url, immediate=True, synchronous=sqlite_synchronous),
             _sqlite_engine(url, immediate=False, synchronous=sqlite_synchronous),
         )
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    return Database(url, engine, engine)
+    # The writer skips the pre-ping round trip on every transaction: a connection the server
+    # dropped fails its statement, is invalidated, and the writer retries on a fresh one.
+    # Readers do not retry, so they ping.
+    writer = create_engine(url, pool_size=4, max_overflow=4)
+    reader = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return Database(url, writer, reader)

@@ -302,3 +302,19 @@ def test_form_email_resolves_an_existing_contact_and_binds_visitor_via_form(work
     assert len(workspace.contacts(email=email)) == 1
     (page,) = workspace.events(anonymous_id=vid, type="page")
     assert page["contact_id"] == contact_id
+
+
+def test_user_id_event_on_device_of_someone_else_is_attributed_but_not_rebound(
+    workspace: Workspace,
+):
+    vid = uid("vid_")
+    owner = workspace.identify({"userId": uid("owner_"), "anonymousId": vid})["contact_id"]
+    guest = uid("guest_")
+    workspace.send("track", {"userId": guest, "anonymousId": vid, "event": "x", "messageId": "g"})
+    guest_contact = workspace.contact_by_external_id(guest)
+    assert guest_contact is not None
+    (event,) = [e for e in workspace.events(anonymous_id=vid) if e["message_id"] == "g"]
+    assert event["contact_id"] == guest_contact["id"]
+    assert event["attribution"]["via"] == "user_id"
+    assert workspace.visitor(vid)["contact_id"] == owner
+    assert workspace.audit(anonymous_id=vid, action="visitor_bind_refused")

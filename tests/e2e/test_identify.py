@@ -501,3 +501,16 @@ def test_soft_identify_makes_free_email_an_identifier(workspace: Workspace):
     email = f"{ext}@example.com"
     result = workspace.identify({"userId": ext, "traits": {"email": email}}, secret=False)
     assert workspace.contact(result["contact_id"])["identifiers"]["email"] == email
+
+
+def test_external_id_match_wins_over_email_of_another_contact(workspace: Workspace):
+    alice, bob = uid("alice_"), uid("bob_")
+    alice_email = f"{alice}@example.com"
+    alice_id = workspace.identify({"userId": alice, "traits": {"email": alice_email}})["contact_id"]
+    bob_id = workspace.identify({"userId": bob})["contact_id"]
+    again = workspace.identify({"userId": bob, "traits": {"email": alice_email}})
+    assert again["contact_id"] == bob_id
+    assert again["created"] is False
+    assert workspace.contact(alice_id)["identifiers"]["email"] == alice_email
+    assert workspace.contact(bob_id)["identifiers"]["email"] is None
+    assert [c["id"] for c in workspace.contacts(email=alice_email)] == [alice_id]

@@ -116,8 +116,11 @@ def start_server(server: Server) -> None:
     port = int(server.base_url.rsplit(":", 1)[1])
     env = _cli_env()
     log = server.log_path.open("wb")
+    command = [SEAM, "serve", "--db", server.db_url, "--host", "127.0.0.1", "--port", str(port)]
+    if os.environ.get("SEAM_E2E_WORKERS"):  # e.g. 2: the same suite against a multi-process server
+        command += ["--workers", os.environ["SEAM_E2E_WORKERS"]]
     server.process = subprocess.Popen(
-        [SEAM, "serve", "--db", server.db_url, "--host", "127.0.0.1", "--port", str(port)],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

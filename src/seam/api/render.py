@@ -6,6 +6,8 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from seam.clock import to_iso
 from seam.errors import BadRequest
 from seam.store.jsonb import loads
@@ -58,9 +60,10 @@ def event(row: Any, durations: Mapping[int, int] | None = None) -> dict[str, Any
         "session_id": row.session_id,
         "timestamp": to_iso(row.timestamp),
         "received_at": to_iso(row.received_at),
-        "properties": loads(row.properties),
-        "traits": loads(row.traits),
-        "context": loads(row.context),
+        # Stored documents are already JSON: embedded as they are, not decoded and re-encoded.
+        "properties": msgspec.Raw(row.properties or "{}"),
+        "traits": msgspec.Raw(row.traits or "{}"),
+        "context": msgspec.Raw(row.context or "{}"),
         "attribution": {"via": row.via, "at": to_iso(row.attributed_at)},
     }
     if row.flags:

@@ -21,8 +21,9 @@ def by_external_ids(
 ) -> dict[str, ContactRef]:
     rows = select_in(
         conn,
-        "SELECT id, external_id FROM contacts WHERE workspace_id = {ph} AND external_id IN ({in})",
+        "SELECT id, external_id FROM contacts WHERE workspace_id = {ph} AND {match}",
         [ws],
+        "external_id",
         sorted(set(external_ids)),
     )
     return {external_id: ContactRef(cid, external_id) for cid, external_id in rows}

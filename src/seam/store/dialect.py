@@ -66,14 +66,21 @@ def placeholder(conn: Connection) -> str:
 
 
 def select_in(
-    conn: Connection, template: str, leading: Sequence[Any], values: Sequence[Any]
+    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[Any]
 ) -> list[Any]:
-    """Run `template` whose `{ph}` marks the leading parameters and `{in}` an IN list, through
-    the DBAPI. Used where a batch looks up many keys at once on the hot path."""
+    """Run `template`, whose `{ph}` marks the leading parameters and `{match}` the test of
+    `column` against `values`, through the DBAPI: a batch looks up many keys at once on the
+    hot path. PostgreSQL gets one array parameter (`= ANY`): a long IN list of parameters gets
+    a generic plan once psycopg prepares the statement, and that plan scans the whole table."""
     ph = placeholder(conn)
+    if not values:
+        return []
+    if conn.dialect.name == "postgresql":
+        sql = template.format(ph=ph, match=f"{column} = ANY({ph})")
+        return list(conn.exec_driver_sql(sql, (*leading, list(values))).fetchall())
     rows: list[Any] = []
     for start in range(0, len(values), 500):
         chunk = list(values[start : start + 500])
-        sql = template.format(ph=ph, **{"in": ", ".join([ph] * len(chunk))})
+        sql = template.format(ph=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
         rows.extend(conn.exec_driver_sql(sql, (*leading, *chunk)).fetchall())
     return rows

@@ -15,9 +15,9 @@ def bindings(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[st
     """anonymous_id -> bound contact id (None if unbound) for the visitors that exist."""
     rows = select_in(
         conn,
-        "SELECT anonymous_id, contact_id FROM visitors WHERE workspace_id = {ph}"
-        " AND anonymous_id IN ({in})",
+        "SELECT anonymous_id, contact_id FROM visitors WHERE workspace_id = {ph} AND {match}",
         [ws],
+        "anonymous_id",
         sorted(set(anonymous_ids)),
     )
     return {anonymous_id: contact_id for anonymous_id, contact_id in rows}

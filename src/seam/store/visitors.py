@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, bindparam, select, update
+from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select, update
 
 from seam.store.dialect import execute_many, greatest, insert, least, prepare, select_in
 from seam.store.tables import visitors
@@ -23,6 +23,10 @@ def bindings(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[st
     return {anonymous_id: contact_id for anonymous_id, contact_id in rows}
 
 
+# last_seen is kept to the minute.
+LAST_SEEN_RESOLUTION_US = 60 * 1_000_000
+
+
 def _record_seen(conn: Connection) -> ClauseElement:
     names = ("workspace_id", "anonymous_id", "first_seen", "last_seen")
     stmt = insert(conn, visitors).values({name: bindparam(name) for name in names})
@@ -32,13 +36,21 @@ def _record_seen(conn: Connection) -> ClauseElement:
             "first_seen": least(conn, visitors.c.first_seen, stmt.excluded.first_seen),
             "last_seen": greatest(conn, visitors.c.last_seen, stmt.excluded.last_seen),
         },
+        # An active visitor sends many events a minute; rewriting its row (and, on PostgreSQL,
+        # every index entry of the new row version) for each would dominate the write path.
+        where=(stmt.excluded.first_seen < visitors.c.first_seen)
+        | (
+            stmt.excluded.last_seen
+            > visitors.c.last_seen + literal_column(str(LAST_SEEN_RESOLUTION_US))
+        ),
     )
     return upsert
 
 
 def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) -> None:
-    """Create visitors on first sight and widen their first/last seen window. Sorted, so that
-    concurrent writers lock rows in the same order and cannot deadlock each other."""
+    """Create visitors on first sight and widen their first/last seen window (last_seen to
+    the minute). Sorted, so that concurrent writers lock rows in the same order and cannot
+    deadlock each other."""
     rows = [
         {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
         for a, (lo, hi) in sorted(seen.items())

@@ -38,7 +38,6 @@ from playwright.sync_api import (  # noqa: E402
     Browser,
     BrowserContext,
     Page,
-    sync_playwright,
 )
 
 pytestmark = pytest.mark.browser
@@ -223,26 +222,6 @@ def site(seam_server: SeamServer) -> Iterator[Site]:
 
 
 # --- harness: the browser ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                # a.test / b.test (workspace domains) and c.test (foreign) are this machine
-                "--host-resolver-rules=MAP *.test 127.0.0.1",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

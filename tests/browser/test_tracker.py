@@ -23,7 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("needs /usr/bin/chromium", allow_module_level=True)
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -151,26 +151,6 @@ def fake() -> Iterator[FakeSeam]:
     yield fake
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                # a.test / b.test for the cross-domain tests
-                "--host-resolver-rules=MAP *.test 127.0.0.1",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -90,6 +90,11 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     # The writer skips the pre-ping round trip on every transaction: a connection the server
     # dropped fails its statement, is invalidated, and the writer retries on a fresh one.
     # Readers do not retry, so they ping.
-    writer = create_engine(url, pool_size=4, max_overflow=4)
-    reader = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No server-side prepared statements: a generic plan cached while a table was small (a
+    # sequential scan) outlives the table's growth and turns batch lookups into full scans.
+    no_prepare = {"prepare_threshold": None}
+    writer = create_engine(url, pool_size=4, max_overflow=4, connect_args=no_prepare)
+    reader = create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=no_prepare
+    )
     return Database(url, writer, reader)

@@ -77,11 +77,6 @@ async def _lookup(state: AppState, plain: str) -> Principal | None:
     return found
 
 
-def forget_cached(state: AppState) -> None:
-    """After a change made through this process (key revoked, settings updated)."""
-    state.keys.clear()
-
-
 def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:
     rate = float(workspace.rate_limit or state.settings.rate_limit_per_second)
     bucket = state.buckets.get(key.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from seam.identity.resolve import ContactRef
 from seam.identity.traits import TraitValue, canonical_json
@@ -210,14 +210,6 @@ def get_row(conn: Connection, ws: str, contact_id: str) -> Any:
     return conn.execute(
         select(contacts).where(contacts.c.workspace_id == ws, contacts.c.id == contact_id)
     ).first()
-
-
-def count(conn: Connection, ws: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).select_from(contacts).where(contacts.c.workspace_id == ws)
-        ).scalar_one()
-    )
 
 
 def delete_contact_row(conn: Connection, ws: str, contact_id: str) -> None:

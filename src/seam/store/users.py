@@ -51,10 +51,6 @@ def by_email(conn: Connection, email: str) -> User | None:
     return _user(row) if row else None
 
 
-def set_password_hash(conn: Connection, user_id: str, password_hash: str) -> None:
-    conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
-
-
 def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = "admin") -> None:
     stmt = insert(conn, workspace_members).values(
         workspace_id=workspace_id, user_id=user_id, role=role

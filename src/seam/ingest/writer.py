@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class WriterStats:
 class Writer:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: list[Job] = []
+        self._queue: deque[Job] = deque()
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="seam-writer")
         self._task: asyncio.Task[None] | None = None
@@ -110,7 +111,7 @@ class Writer:
         while self._queue and (
             not taken or count + len(self._queue[0].messages) <= MAX_MESSAGES_PER_TRANSACTION
         ):
-            job = self._queue.pop(0)
+            job = self._queue.popleft()
             taken.append(job)
             count += len(job.messages)
         return taken

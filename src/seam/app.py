@@ -30,11 +30,13 @@ from seam.enrichment import enrich, recent_window_start
 from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
+from seam.store import statistics
 from seam.store.engine import open_database
 from seam.web.dashboard import mount as dashboard_mount
 
 log = logging.getLogger("seam")
 CHECKPOINT_INTERVAL = 1.0
+STATISTICS_INTERVAL = 5.0
 
 
 async def healthz(request: Request) -> Response:
@@ -63,6 +65,22 @@ async def _checkpoint_forever(state: AppState) -> None:
             log.warning("WAL checkpoint failed: %r", exc)
 
 
+async def _statistics_forever(state: AppState) -> None:
+    def refresh() -> list[str]:
+        with state.db.writer.begin() as conn:
+            return statistics.refresh(conn)
+
+    while True:
+        await asyncio.sleep(STATISTICS_INTERVAL)
+        try:
+            analyzed = await run_in_threadpool(refresh)
+        except Exception as exc:  # autovacuum still analyzes eventually; try again next time
+            log.warning("refreshing planner statistics failed: %r", exc)
+            continue
+        if analyzed:
+            log.info("analyzed %s", ", ".join(analyzed))
+
+
 def create_app(settings: Settings) -> Starlette:
     db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     state = AppState(settings=settings, db=db, writer=Writer(db))
@@ -73,6 +91,8 @@ def create_app(settings: Settings) -> Starlette:
         background = [asyncio.create_task(_enrich_forever(state))]
         if db.is_sqlite:
             background.append(asyncio.create_task(_checkpoint_forever(state)))
+        else:
+            background.append(asyncio.create_task(_statistics_forever(state)))
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -23,14 +24,13 @@ def pg_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session, dropped afterwards."""
+@contextlib.contextmanager
+def _scratch_pg(prefix: str) -> Iterator[str]:
     if not pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable")
         pytest.skip("PostgreSQL is not reachable")
-    name = f"seam_it_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -38,6 +38,20 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped afterwards."""
+    with _scratch_pg("seam_it") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, which no other test's traffic has touched."""
+    with _scratch_pg("seam_fresh") as url:
+        yield url
 
 
 @pytest.fixture(

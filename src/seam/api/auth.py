@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import time
@@ -51,11 +52,18 @@ async def require(request: Request, scope: str) -> Principal:
 
 async def _lookup(state: AppState, plain: str) -> Principal | None:
     digest = hash_key(plain)
-    now = time.monotonic()
     cached = state.keys.get(digest)
-    if cached is not None and cached.expires > now:
+    if cached is not None and cached.expires > time.monotonic():
         return cached.principal
+    pending = state.key_reads.get(digest)
+    if pending is None:
+        pending = asyncio.ensure_future(_read_key(state, plain, digest))
+        state.key_reads[digest] = pending
+        pending.add_done_callback(lambda _: state.key_reads.pop(digest, None))
+    return await asyncio.shield(pending)
 
+
+async def _read_key(state: AppState, plain: str, digest: str) -> Principal | None:
     def read() -> tuple[ApiKey | None, Workspace | None]:
         with state.db.reader.connect() as conn:
             key = ws_store.find_key(conn, plain)
@@ -63,6 +71,7 @@ async def _lookup(state: AppState, plain: str) -> Principal | None:
                 return None, None
             return key, ws_store.get_workspace(conn, key.workspace_id)
 
+    read_at = time.monotonic()
     key, workspace = await run_in_threadpool(read)
     # The index lookup finds the row; the final equality is checked in constant time.
     found = (
@@ -73,7 +82,7 @@ async def _lookup(state: AppState, plain: str) -> Principal | None:
     if state.settings.key_cache_seconds > 0:
         if len(state.keys) > 10_000:
             state.keys.clear()
-        state.keys[digest] = Cached(found, now + state.settings.key_cache_seconds)
+        state.keys[digest] = Cached(found, read_at + state.settings.key_cache_seconds)
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -65,6 +66,9 @@ class AppState:
     db: Database
     writer: Writer
     keys: dict[str, Cached] = field(default_factory=dict)
+    # One database read per key at a time: when a cached key expires under load, the requests
+    # that arrive meanwhile wait for that read instead of each starting their own.
+    key_reads: dict[str, asyncio.Future[Principal | None]] = field(default_factory=dict)
     workspaces: dict[str, tuple[Workspace, float]] = field(default_factory=dict)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)

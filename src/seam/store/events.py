@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, bindparam, func, or_, select, update
+from sqlalchemy import ClauseElement, Connection, func, or_, select, update
 
-from seam.store.dialect import execute_many, insert, prepare
+from seam.store.dialect import execute_many, insert_rows, prepare
 from seam.store.tables import events
 
 # Attributions where the event itself named its contact; a device move leaves them in place.
@@ -19,8 +19,7 @@ EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 
 
 def _insert_events(conn: Connection) -> ClauseElement:
-    values: dict[str, Any] = {name: bindparam(name) for name in EVENT_COLUMNS}
-    stmt: ClauseElement = insert(conn, events).values(values).on_conflict_do_nothing()
+    stmt: ClauseElement = insert_rows(conn, events, EVENT_COLUMNS).on_conflict_do_nothing()
     return stmt
 
 

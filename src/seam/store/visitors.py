@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select, update
+from sqlalchemy import ClauseElement, Connection, literal_column, select, update
 
-from seam.store.dialect import execute_many, greatest, insert, least, prepare, select_in
+from seam.store.dialect import (
+    execute_many,
+    greatest,
+    insert,
+    insert_rows,
+    least,
+    prepare,
+    select_in,
+)
 from seam.store.tables import visitors
 
 
@@ -29,7 +37,7 @@ LAST_SEEN_RESOLUTION_US = 60 * 1_000_000
 
 def _record_seen(conn: Connection) -> ClauseElement:
     names = ("workspace_id", "anonymous_id", "first_seen", "last_seen")
-    stmt = insert(conn, visitors).values({name: bindparam(name) for name in names})
+    stmt = insert_rows(conn, visitors, names)
     upsert: ClauseElement = stmt.on_conflict_do_update(
         index_elements=["workspace_id", "anonymous_id"],
         set_={

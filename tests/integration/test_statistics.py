@@ -1,0 +1,86 @@
+"""Planner statistics: a freshly migrated PostgreSQL database filled at ingest speed gets them
+from Seam within seconds, not after autovacuum's next round."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from seam.store import events, statistics
+from seam.store.engine import Database, open_database
+from seam.store.events import EVENT_COLUMNS
+from seam.store.migrations import migrate
+
+
+@pytest.fixture
+def fresh_pg(fresh_pg_url: str) -> Iterator[Database]:
+    database = open_database(fresh_pg_url)
+    try:
+        migrate(database)
+        yield database
+    finally:
+        database.dispose()
+
+
+def _event(i: int) -> dict[str, object]:
+    row: dict[str, object] = {name: None for name in EVENT_COLUMNS}
+    row.update(
+        workspace_id="ws-stats",
+        message_id=f"m-{i}",
+        type="track",
+        event="Signed Up",
+        anonymous_id=f"a-{i % 300}",
+        timestamp=1_700_000_000_000_000 + i,
+        received_at=1_700_000_000_000_000 + i,
+        properties='{"plan": "pro", "quote": "\\"it\'s\\""}',
+        traits="{}",
+        context="{}",
+    )
+    return row
+
+
+def _analyzed(database: Database) -> set[str]:
+    with database.reader.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname FROM pg_stat_user_tables"
+                " WHERE coalesce(last_analyze, last_autoanalyze) IS NOT NULL"
+            )
+        )
+        return {name for (name,) in rows}
+
+
+@pytest.mark.postgres
+def test_a_table_filled_after_migrate_is_analyzed_once_and_then_left_alone(
+    fresh_pg: Database,
+) -> None:
+    with fresh_pg.writer.begin() as conn:
+        events.insert_events(conn, [_event(i) for i in range(3000)])
+    assert "events" not in _analyzed(fresh_pg)
+
+    analyzed: list[str] = []
+    deadline = time.monotonic() + 20  # the inserting backend reports its counts within ~1 s
+    while "events" not in analyzed and time.monotonic() < deadline:
+        with fresh_pg.writer.begin() as conn:
+            analyzed = statistics.refresh(conn)
+        time.sleep(0.2)
+
+    assert "events" in analyzed
+    assert "events" in _analyzed(fresh_pg)
+    with fresh_pg.writer.begin() as conn:
+        assert "events" not in statistics.refresh(conn)
+    with fresh_pg.reader.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*), min(properties) FROM events WHERE workspace_id = 'ws-stats'")
+        ).one()
+    assert tuple(stored) == (3000, '{"plan": "pro", "quote": "\\"it\'s\\""}')
+
+
+def test_sqlite_has_nothing_to_analyze(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite only")
+    with db.writer.begin() as conn:
+        assert statistics.refresh(conn) == []

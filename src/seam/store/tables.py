@@ -140,7 +140,18 @@ events = Table(
     UniqueConstraint("workspace_id", "message_id", name="uq_events_message_id"),
     # Timelines page by (timestamp, id): the id closes each index so no page needs a sort.
     Index("ix_events_anonymous", "workspace_id", "anonymous_id", "timestamp", "id"),
-    Index("ix_events_contact_ts", "workspace_id", "contact_id", "timestamp", "id"),
+    # Only attributed events: an anonymous event is not in it, so a back-fill adds the entries
+    # of one contact's timeline instead of also removing 1,000 entries scattered among every
+    # other anonymous event (each on its own page).
+    Index(
+        "ix_events_contact_ts",
+        "workspace_id",
+        "contact_id",
+        "timestamp",
+        "id",
+        sqlite_where=text("contact_id IS NOT NULL"),
+        postgresql_where=text("contact_id IS NOT NULL"),
+    ),
     Index("ix_events_session", "workspace_id", "session_id", "timestamp", "id"),
     Index("ix_events_ts", "workspace_id", "timestamp", "id"),
 )

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
-from seam.store.tables import metadata, schema_version
+from seam.store.tables import events, metadata, schema_version
 
 Migration = Callable[[Connection], None]
 
@@ -22,8 +22,17 @@ def _initial_schema(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _partial_contact_index(conn: Connection) -> None:
+    """Anonymous events leave the contact timeline index (see `tables.events`). Version 1
+    already creates it this way on a new database; rebuilding that empty index is free."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_contact_ts"))
+    index = next(i for i in events.indexes if i.name == "ix_events_contact_ts")
+    index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
+    (2, "contact timeline index without anonymous events", _partial_contact_index),
 ]
 
 _LOCK_KEY = 0x5EA3

@@ -1,0 +1,69 @@
+"""Migrations: a new database gets every version; an older one is brought up to date in place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, delete, text
+
+from seam.store.engine import Database, open_database
+from seam.store.migrations import MIGRATIONS, migrate
+from seam.store.tables import schema_version
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'seam.db'}"
+    else:
+        url = request.getfixturevalue("fresh_pg_url")
+    database = open_database(url)
+    yield database
+    database.dispose()
+
+
+def _contact_index_sql(conn: Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_events_contact_ts'"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_contact_ts'"
+    return str(conn.execute(text(query)).scalar_one())
+
+
+def test_a_new_database_gets_every_version_once(empty_db: Database) -> None:
+    assert migrate(empty_db) == [version for version, _, _ in MIGRATIONS]
+    assert migrate(empty_db) == []
+    with empty_db.reader.connect() as conn:
+        assert "IS NOT NULL" in _contact_index_sql(conn)
+
+
+def test_a_version_1_database_keeps_its_events_and_loses_anonymous_index_entries(
+    empty_db: Database,
+) -> None:
+    migrate(empty_db)
+    with empty_db.writer.begin() as conn:  # as version 1 left it: every event in the index
+        conn.execute(text("DROP INDEX ix_events_contact_ts"))
+        conn.execute(
+            text(
+                "CREATE INDEX ix_events_contact_ts"
+                " ON events (workspace_id, contact_id, timestamp, id)"
+            )
+        )
+        conn.execute(delete(schema_version).where(schema_version.c.version > 1))
+        conn.execute(
+            text(
+                "INSERT INTO events (workspace_id, message_id, type, timestamp, received_at,"
+                " properties, traits, context, contact_id)"
+                " VALUES ('ws', 'm1', 'page', 1, 1, '{}', '{}', '{}', NULL),"
+                " ('ws', 'm2', 'page', 2, 2, '{}', '{}', '{}', 'c1')"
+            )
+        )
+
+    assert migrate(empty_db) == [2]
+
+    with empty_db.reader.connect() as conn:
+        assert "IS NOT NULL" in _contact_index_sql(conn)
+        rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
+    assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 
@@ -16,8 +17,17 @@ def to_iso(us: int | None) -> str | None:
     """`2026-06-09T12:00:00.000Z`: millisecond precision, as Segment writes timestamps."""
     if us is None:
         return None
-    dt = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    seconds, micros = divmod(us, 1_000_000)
+    minute, second = divmod(seconds % 3600, 60)
+    return f"{_iso_hour(seconds // 3600)}:{minute:02d}:{second:02d}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_hour(hours: int) -> str:
+    """`2026-06-09T12` for hours since the epoch. A timeline page renders three times per event,
+    nearly all within a few hours: formatting the date once per hour is most of the saving."""
+    t = time.gmtime(hours * 3600)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}"
 
 
 def parse_iso(raw: object) -> int | None:

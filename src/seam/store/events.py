@@ -147,7 +147,7 @@ def find(conn: Connection, ws: str, q: EventQuery) -> list[Any]:
         if q.descending
         else (events.c.timestamp.asc(), events.c.id.asc())
     )
-    return list(conn.execute(stmt.order_by(*order).limit(q.limit)))
+    return list(conn.execute(stmt.order_by(*order).limit(q.limit)).fetchall())
 
 
 def page_views_of_sessions(

@@ -338,6 +338,26 @@ def test_visitor_shape_before_and_after_binding(workspace: Workspace):
     assert visitor["event_count"] == 3
 
 
+def test_visitor_seen_window_widens_with_each_request_and_keeps_last_seen_to_the_minute(
+    workspace: Workspace,
+):
+    vid, base = uid("vid_"), ago(hours=3)
+    window = []
+    for offset_s in (0, -3600, 1800, 1810, 1900):  # earlier, later, within a minute, beyond
+        workspace.send(
+            "page", {"anonymousId": vid, "timestamp": iso(base + timedelta(seconds=offset_s))}
+        )
+        visitor = workspace.visitor(vid)
+        window.append(
+            (
+                round((parse_iso(visitor["first_seen"]) - base).total_seconds()),
+                round((parse_iso(visitor["last_seen"]) - base).total_seconds()),
+            )
+        )
+    assert window == [(0, 0), (-3600, 0), (-3600, 1800), (-3600, 1800), (-3600, 1900)]
+    assert workspace.visitor(vid)["event_count"] == 5
+
+
 # -- audit ----------------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database)
     # A transaction that read the visitor before the binding committed stored this event as
     # anonymous; reproduce its outcome by inserting it as the racing writer would have.
     with db.writer.begin() as conn:
-        bound = visitors.bindings(conn, ws.id, ["dev-1"])["dev-1"]
+        bound = visitors.known(conn, ws.id, ["dev-1"])["dev-1"].contact_id
         conn.execute(
             events.insert().values(
                 workspace_id=ws.id,

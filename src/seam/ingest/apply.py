@@ -54,6 +54,7 @@ class Ingestion:
         self.conn = conn
         self.now = now
         self._bindings: dict[tuple[str, str], str | None] = {}
+        self._known: dict[tuple[str, str], visitors.Known] = {}
         self._by_external: dict[tuple[str, str], ContactRef] = {}
         self._rows: list[dict[str, Any]] = []
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
@@ -76,9 +77,12 @@ class Ingestion:
                     if external_id:
                         ext[ws].add(external_id)
         for ws, ids in anon.items():
-            found = visitors.bindings(self.conn, ws, ids)
+            found = visitors.known(self.conn, ws, ids)
             for a in ids:
-                self._bindings[(ws, a)] = found.get(a)
+                known = found.get(a)
+                self._bindings[(ws, a)] = known.contact_id if known else None
+                if known:
+                    self._known[(ws, a)] = known
         for ws, ids in ext.items():
             for e, ref in contacts.by_external_ids(self.conn, ws, ids).items():
                 self._by_external[(ws, e)] = ref
@@ -100,9 +104,12 @@ class Ingestion:
 
     def _flush(self) -> None:
         if self._seen:
+            # Most events come from visitors whose row already covers them (last_seen is kept
+            # to the minute): those need no statement at all.
             per_ws: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
             for (ws, a), window in self._seen.items():
-                per_ws[ws][a] = window
+                if visitors.needs_recording(window, self._known.get((ws, a))):
+                    per_ws[ws][a] = window
             for ws, seen in per_ws.items():
                 visitors.record_seen(self.conn, ws, seen)
             self._seen.clear()

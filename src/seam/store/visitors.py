@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ClauseElement, Connection, literal_column, select, update
@@ -19,16 +20,26 @@ from seam.store.dialect import (
 from seam.store.tables import visitors
 
 
-def bindings(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, str | None]:
-    """anonymous_id -> bound contact id (None if unbound) for the visitors that exist."""
+@dataclass(frozen=True)
+class Known:
+    """What a batch needs to know about a visitor that exists."""
+
+    contact_id: str | None
+    first_seen: int
+    last_seen: int
+
+
+def known(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, Known]:
+    """The visitors among `anonymous_ids` that exist: binding and seen window."""
     rows = select_in(
         conn,
-        "SELECT anonymous_id, contact_id FROM visitors WHERE workspace_id = {ph} AND {match}",
+        "SELECT anonymous_id, contact_id, first_seen, last_seen FROM visitors"
+        " WHERE workspace_id = {ph} AND {match}",
         [ws],
         "anonymous_id",
         sorted(set(anonymous_ids)),
     )
-    return {anonymous_id: contact_id for anonymous_id, contact_id in rows}
+    return {a: Known(contact_id, first, last) for a, contact_id, first, last in rows}
 
 
 # last_seen is kept to the minute.
@@ -53,6 +64,15 @@ def _record_seen(conn: Connection) -> ClauseElement:
         ),
     )
     return upsert
+
+
+def needs_recording(window: tuple[int, int], known: Known | None) -> bool:
+    """Whether `record_seen` would change the visitor: it is new, or the window widens (the
+    end by more than the resolution). The upsert checks the same again against the row."""
+    if known is None:
+        return True
+    first, last = window
+    return first < known.first_seen or last > known.last_seen + LAST_SEEN_RESOLUTION_US
 
 
 def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) -> None:

@@ -24,27 +24,29 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     database.dispose()
 
 
-def _contact_index_sql(conn: Connection) -> str:
+def _index_sql(conn: Connection, name: str = "ix_events_contact_ts") -> str:
     if conn.dialect.name == "sqlite":
-        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_events_contact_ts'"
+        query = "SELECT sql FROM sqlite_master WHERE name = :name"
     else:
-        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_contact_ts'"
-    return str(conn.execute(text(query)).scalar_one())
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    return str(conn.execute(text(query), {"name": name}).scalar_one())
 
 
 def test_a_new_database_gets_every_version_once(empty_db: Database) -> None:
     assert migrate(empty_db) == [version for version, _, _ in MIGRATIONS]
     assert migrate(empty_db) == []
     with empty_db.reader.connect() as conn:
-        assert "IS NOT NULL" in _contact_index_sql(conn)
+        assert "IS NOT NULL" in _index_sql(conn)
+        assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
 
 
-def test_a_version_1_database_keeps_its_events_and_loses_anonymous_index_entries(
+def test_a_version_1_database_keeps_its_events_and_gets_the_partial_indexes(
     empty_db: Database,
 ) -> None:
     migrate(empty_db)
     with empty_db.writer.begin() as conn:  # as version 1 left it: every event in the index
         conn.execute(text("DROP INDEX ix_events_contact_ts"))
+        conn.execute(text("DROP INDEX ix_events_unattributed"))
         conn.execute(
             text(
                 "CREATE INDEX ix_events_contact_ts"
@@ -61,9 +63,10 @@ def test_a_version_1_database_keeps_its_events_and_loses_anonymous_index_entries
             )
         )
 
-    assert migrate(empty_db) == [2]
+    assert migrate(empty_db) == [2, 3]
 
     with empty_db.reader.connect() as conn:
-        assert "IS NOT NULL" in _contact_index_sql(conn)
+        assert "IS NOT NULL" in _index_sql(conn)
+        assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
         rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]

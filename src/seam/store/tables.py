@@ -152,6 +152,15 @@ events = Table(
         sqlite_where=text("contact_id IS NOT NULL"),
         postgresql_where=text("contact_id IS NOT NULL"),
     ),
+    # The events still waiting for a contact, by device: a back-fill and the enrichment pass
+    # find them without reading every event the device ever sent.
+    Index(
+        "ix_events_unattributed",
+        "workspace_id",
+        "anonymous_id",
+        sqlite_where=text("contact_id IS NULL"),
+        postgresql_where=text("contact_id IS NULL"),
+    ),
     Index("ix_events_session", "workspace_id", "session_id", "timestamp", "id"),
     Index("ix_events_ts", "workspace_id", "timestamp", "id"),
 )

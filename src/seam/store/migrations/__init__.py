@@ -30,9 +30,16 @@ def _partial_contact_index(conn: Connection) -> None:
     index.create(conn)
 
 
+def _unattributed_index(conn: Connection) -> None:
+    """Version 1 already creates it on a new database."""
+    index = next(i for i in events.indexes if i.name == "ix_events_unattributed")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
+    (3, "index of the events still waiting for a contact", _unattributed_index),
 ]
 
 _LOCK_KEY = 0x5EA3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -79,8 +80,13 @@ def test_a_table_filled_after_migrate_is_analyzed_once_and_then_left_alone(
     assert tuple(stored) == (3000, '{"plan": "pro", "quote": "\\"it\'s\\""}')
 
 
-def test_sqlite_has_nothing_to_analyze(db: Database) -> None:
-    if not db.is_sqlite:
-        pytest.skip("SQLite only")
-    with db.writer.begin() as conn:
-        assert statistics.refresh(conn) == []
+def test_sqlite_has_nothing_to_analyze(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'seam.db'}")
+    try:
+        migrate(database)
+        with database.writer.begin() as conn:
+            events.insert_events(conn, [_event(i) for i in range(3000)])
+        with database.writer.begin() as conn:
+            assert statistics.refresh(conn) == []
+    finally:
+        database.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.exc import DataError
 from starlette.applications import Starlette
@@ -31,7 +31,7 @@ from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
 from seam.store import statistics
-from seam.store.engine import open_database
+from seam.store.engine import Database, open_database
 from seam.web.dashboard import mount as dashboard_mount
 
 log = logging.getLogger("seam")
@@ -56,29 +56,21 @@ async def _enrich_forever(state: AppState) -> None:
         state.count("events_enriched", linked)
 
 
-async def _checkpoint_forever(state: AppState) -> None:
+async def _upkeep_forever(seconds: float, work: Callable[[], object], what: str) -> None:
+    """Database upkeep off the request path; a failed round is simply tried again."""
     while True:
-        await asyncio.sleep(CHECKPOINT_INTERVAL)
+        await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(state.db.checkpoint)
-        except Exception as exc:  # a busy database is checkpointed next time
-            log.warning("WAL checkpoint failed: %r", exc)
+            await run_in_threadpool(work)
+        except Exception as exc:
+            log.warning("%s failed: %r", what, exc)
 
 
-async def _statistics_forever(state: AppState) -> None:
-    def refresh() -> list[str]:
-        with state.db.writer.begin() as conn:
-            return statistics.refresh(conn)
-
-    while True:
-        await asyncio.sleep(STATISTICS_INTERVAL)
-        try:
-            analyzed = await run_in_threadpool(refresh)
-        except Exception as exc:  # autovacuum still analyzes eventually; try again next time
-            log.warning("refreshing planner statistics failed: %r", exc)
-            continue
-        if analyzed:
-            log.info("analyzed %s", ", ".join(analyzed))
+def _refresh_statistics(db: Database) -> None:
+    with db.writer.begin() as conn:
+        analyzed = statistics.refresh(conn)
+    if analyzed:
+        log.info("analyzed %s", ", ".join(analyzed))
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -90,9 +82,14 @@ def create_app(settings: Settings) -> Starlette:
         state.writer.start()
         background = [asyncio.create_task(_enrich_forever(state))]
         if db.is_sqlite:
-            background.append(asyncio.create_task(_checkpoint_forever(state)))
+            # A busy database is checkpointed next time.
+            upkeep = _upkeep_forever(CHECKPOINT_INTERVAL, db.checkpoint, "WAL checkpoint")
         else:
-            background.append(asyncio.create_task(_statistics_forever(state)))
+            # Autovacuum still analyzes eventually; meanwhile try again next time.
+            upkeep = _upkeep_forever(
+                STATISTICS_INTERVAL, lambda: _refresh_statistics(db), "refreshing statistics"
+            )
+        background.append(asyncio.create_task(upkeep))
         try:
             yield
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Index, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
@@ -22,18 +22,20 @@ def _initial_schema(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _events_index(name: str) -> Index:
+    return next(i for i in events.indexes if i.name == name)
+
+
 def _partial_contact_index(conn: Connection) -> None:
     """Anonymous events leave the contact timeline index (see `tables.events`). Version 1
     already creates it this way on a new database; rebuilding that empty index is free."""
     conn.execute(text("DROP INDEX IF EXISTS ix_events_contact_ts"))
-    index = next(i for i in events.indexes if i.name == "ix_events_contact_ts")
-    index.create(conn)
+    _events_index("ix_events_contact_ts").create(conn)
 
 
 def _unattributed_index(conn: Connection) -> None:
     """Version 1 already creates it on a new database."""
-    index = next(i for i in events.indexes if i.name == "ix_events_unattributed")
-    index.create(conn, checkfirst=True)
+    _events_index("ix_events_unattributed").create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [

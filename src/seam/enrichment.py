@@ -1,9 +1,10 @@
 """The enrichment pass: attribute events that raced an identify (SPEC §5, via "enrichment").
 
-An event whose transaction read its visitor as unbound just before an identify committed stays
-anonymous at ingest. The pass finds still-anonymous events of bound visitors and attributes
-them. The periodic pass looks only at visitors bound recently (a race lasts milliseconds);
-`seam enrich` looks at every bound visitor.
+An event whose transaction read its visitor as unbound just before an identify committed is
+stored without a contact. Readers already show it on the contact's timeline through the
+device's binding (`identity.attribution.attribute_through_device`, as "enrichment"); the pass
+stores that attribution in the event itself. The periodic pass looks only at visitors bound
+recently (a race lasts milliseconds); `seam enrich` looks at every bound visitor.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from seam.clock import now_us
-from seam.store import events, visitors
+from seam.store import events, workspaces
 
 RECENT_WINDOW_US = 15 * 60 * 1_000_000
 
 
 def enrich(conn: Connection, *, since: int | None) -> int:
     """Attribute what can be attributed; returns how many events were attributed."""
-    now = now_us()
-    linked = 0
-    for ws, anonymous_id, contact_id in visitors.bound_since(conn, None, since or 0):
-        linked += events.backfill(conn, ws, anonymous_id, contact_id, via="enrichment", now=now)
-    return linked
+    return sum(
+        events.attribute_raced(conn, ws.id, since=since or 0)
+        for ws in workspaces.list_workspaces(conn)
+    )
 
 
 def recent_window_start() -> int:

@@ -74,8 +74,10 @@ def merge_contacts(
     contacts.write_traits(conn, ws, "contact", into_id, merged)
     contacts.delete_traits(conn, ws, "contact", from_id)
     erasure.move_identifiers(conn, ws, from_id, into_id)
+    # Events that belong to the merged contact through its devices follow the devices.
+    moved = events.count_through_devices(conn, ws, from_id)
     visitors.reassign_contact(conn, ws, from_id, into_id)
-    moved = events.reassign_contact(conn, ws, from_id, into_id)
+    moved += events.reassign_contact(conn, ws, from_id, into_id)
     groups.reassign_contact(conn, ws, from_id, into_id, now)
     contacts.delete_contact_row(conn, ws, from_id)
     contacts.touch(conn, ws, [into_id], now)

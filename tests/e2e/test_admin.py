@@ -162,7 +162,9 @@ def test_admin_merges_duplicate_lead_into_identified_contact(workspace: Workspac
     assert lead["id"] != keep and lead["external_id"] is None
     assert workspace.visitor(v2)["contact_id"] == lead["id"]
 
-    expect(workspace.secret(f"/v1/contacts/{keep}/merge", {"from_contact_id": lead["id"]}))
+    done = expect(workspace.secret(f"/v1/contacts/{keep}/merge", {"from_contact_id": lead["id"]}))
+    # the page the form's binding back-filled and the form itself
+    assert done["events_moved"] == 2, done
     merged = workspace.contact(keep)
     assert set(merged["anonymous_ids"]) == {v1, v2}
     assert merged["traits"]["plan"] == "pro"  # the newer value is kept
@@ -171,7 +173,9 @@ def test_admin_merges_duplicate_lead_into_identified_contact(workspace: Workspac
     expect_error(workspace.get(f"/v1/contacts/{lead['id']}"), 404)
     assert [c["id"] for c in workspace.contacts(email=lead_email)] == [keep]
     assert {e["contact_id"] for e in workspace.events(anonymous_id=v2)} == {keep}
-    assert workspace.audit(action="contacts_merged")
+    (page,) = [e for e in workspace.events(contact_id=keep) if e["message_id"] == "lead-page"]
+    assert page["attribution"]["via"] == "form"
+    assert workspace.audit(action="contacts_merged")[0]["details"]["events_moved"] == 2
 
 
 def test_merging_two_contacts_with_different_external_ids_is_a_conflict(workspace: Workspace):

@@ -64,6 +64,31 @@ def test_pathbound_identify_links_five_anonymous_pages_then_is_idempotent(worksp
     assert all(e["contact_id"] == contact_id for e in identifies)
 
 
+def test_back_filled_events_belong_to_the_contact_in_every_view(workspace: Workspace):
+    vid, ext, session = uid("vid_"), uid("usr_"), uid("ses_")
+    for i in range(3):
+        workspace.send(
+            "page",
+            {"anonymousId": vid, "name": f"p{i}", "context": {"session_id": session}},
+        )
+    linked = workspace.identify({"userId": ext, "anonymousId": vid})
+    assert linked["events_linked"] == 3
+    contact_id = linked["contact_id"]
+    bound_at = workspace.visitor(vid)["bound_at"]
+
+    pages = [e for e in workspace.events(anonymous_id=vid) if e["type"] == "page"]
+    assert len(pages) == 3
+    for page in pages:
+        assert page["contact_id"] == contact_id
+        assert page["attribution"] == {"via": "identify", "at": bound_at}
+    by_session = workspace.events(session_id=session, identified_only="true")
+    assert {e["contact_id"] for e in by_session} == {contact_id} and len(by_session) == 3
+    identified = workspace.events(anonymous_id=vid, identified_only="true")
+    assert len(identified) == 4  # the pages and the identify itself
+    assert workspace.contact(contact_id)["event_count"] == 4
+    assert workspace.visitor(vid)["event_count"] == 4
+
+
 def test_identify_marks_contact_identified_with_external_id(workspace: Workspace):
     ext = uid("usr_")
     result = workspace.identify({"userId": ext, "anonymousId": uid("vid_")})

@@ -8,8 +8,10 @@ from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
 from seam.ingest.apply import Caller, Ingestion
 from seam.ingest.message import Message, validate
+from seam.store import events as events_repo
 from seam.store import visitors, workspaces
 from seam.store.engine import Database
+from seam.store.events import EventQuery
 from seam.store.tables import events
 
 
@@ -43,13 +45,20 @@ def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database)
                 received_at=now_us(),
             )
         )
+    with db.reader.connect() as conn:  # readers attribute it through the binding already
+        (shown,) = events_repo.find(conn, ws.id, EventQuery(anonymous_id="dev-1", types=("page",)))
+    assert (shown.contact_id, shown.via, shown.attributed_at) == (
+        bound,
+        "enrichment",
+        shown.received_at,
+    )
     with db.writer.begin() as conn:
-        assert enrich(conn, since=recent_window_start()) >= 1
+        assert enrich(conn, since=recent_window_start()) == 1
     with db.reader.connect() as conn:
         row = conn.execute(
             select(events).where(events.c.workspace_id == ws.id, events.c.message_id == "raced")
         ).one()
-    assert (row.contact_id, row.via) == (bound, "enrichment")
+    assert (row.contact_id, row.via, row.attributed_at) == (bound, "enrichment", row.received_at)
     with db.writer.begin() as conn:
         assert enrich(conn, since=None) == 0  # nothing left: the pass is idempotent
 
@@ -66,3 +75,21 @@ def test_events_of_unbound_visitors_stay_anonymous(db: Database) -> None:
             select(events).where(events.c.workspace_id == ws.id, events.c.message_id == "anon-page")
         ).one()
     assert row.contact_id is None
+
+
+def test_the_pass_leaves_back_filled_events_to_their_binding(db: Database) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "enrich-backfilled")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    ingest(db, caller, {"type": "page", "anonymousId": "dev-2", "messageId": "before"})
+    ingest(db, caller, {"type": "identify", "userId": "usr-2", "anonymousId": "dev-2"})
+    with db.writer.begin() as conn:
+        assert enrich(conn, since=None) == 0
+    with db.reader.connect() as conn:
+        (page,) = events_repo.find(conn, ws.id, EventQuery(anonymous_id="dev-2", types=("page",)))
+        bound = visitors.get(conn, ws.id, "dev-2")
+    assert (page.contact_id, page.via, page.attributed_at) == (
+        bound.contact_id,
+        "identify",
+        bound.bound_at,
+    )

@@ -63,7 +63,7 @@ def test_a_version_1_database_keeps_its_events_and_gets_the_partial_indexes(
             )
         )
 
-    assert migrate(empty_db) == [2, 3]
+    assert migrate(empty_db) == [2, 3, 4]
 
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)

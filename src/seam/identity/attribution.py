@@ -1,4 +1,5 @@
-"""Which contact an event belongs to at ingest, first match wins (SPEC §5)."""
+"""Which contact an event belongs to: at ingest, first match wins (SPEC §5); later, through the
+binding of its device (SPEC §4.5)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,31 @@ def attribute_event(
     if visitor_contact_id is not None:
         return Attribution("visitor", contact_id=visitor_contact_id, unverified=tuple(unverified))
     return Attribution(None, unverified=tuple(unverified))
+
+
+@dataclass(frozen=True)
+class DeviceAttribution:
+    via: str
+    at: int
+
+
+def backfill_via(bound_via: str) -> str:
+    """How a binding reports the events it back-filled: a binding made by an identity claim
+    (identify, an event's userId or the external-id cookie) back-fills `identify`; a form or
+    an admin move names itself."""
+    return "identify" if bound_via in ("identify", "user_id", "cookie") else bound_via
+
+
+def attribute_through_device(
+    *, received_at: int, bound_at: int, bound_via: str
+) -> DeviceAttribution:
+    """An event stored anonymous belongs to the contact its device is bound to.
+
+    Binding a device does not rewrite its events: this decides, whenever they are read, how the
+    binding attributed them. An event received before the binding was back-filled by it (at
+    the binding's time). One received after it raced the binding (its transaction read the
+    device as free): the enrichment pass attributes those, as of their arrival.
+    """
+    if received_at <= bound_at:
+        return DeviceAttribution(backfill_via(bound_via), bound_at)
+    return DeviceAttribution("enrichment", received_at)

@@ -166,7 +166,6 @@ class Ingestion:
                     contact.id,
                     via=decision.claim.via,
                     trust=decision.claim.trust,
-                    backfill_if_bound=False,
                 )
             return contact.id, decision.via
         return decision.contact_id, decision.via
@@ -185,12 +184,7 @@ class Ingestion:
         outcome, linked = BindOutcome.ALREADY_BOUND, 0
         if m.anonymous_id:
             outcome, linked = self._bind(
-                caller,
-                m.anonymous_id,
-                contact.id,
-                via="identify",
-                trust=trust,
-                backfill_if_bound=True,
+                caller, m.anonymous_id, contact.id, via="identify", trust=trust
             )
         self._queue(ws.id, m, contact.id, "user_id")
         return IdentifyOutcome(
@@ -237,15 +231,11 @@ class Ingestion:
         if holder is None:
             holder, created = self._create_contact_with_email(caller, email)
         self._merge_contact_traits(caller, holder.id, traits, m.timestamp, trust, "form")
-        outcome, linked = self._bind(
-            caller, m.anonymous_id, holder.id, via="form", trust=trust, backfill_if_bound=True
-        )
-        self._queue(
-            ws.id,
-            m,
-            holder.id if outcome.visitor_bound else None,
-            "form" if outcome.visitor_bound else None,
-        )
+        outcome, linked = self._bind(caller, m.anonymous_id, holder.id, via="form", trust=trust)
+        if outcome.visitor_bound:
+            self._queue(ws.id, m, holder.id, "form")
+        else:  # the form was sent from someone else's device: it is that person's event
+            self._queue_through_visitor(ws.id, m)
         return IdentifyOutcome(
             holder.id,
             created,
@@ -435,9 +425,9 @@ class Ingestion:
         *,
         via: str,
         trust: Trust,
-        backfill_if_bound: bool,
     ) -> tuple[BindOutcome, int]:
-        """Bind under one-device-one-contact, then back-fill the visitor's anonymous events."""
+        """Bind under one-device-one-contact; returns the outcome and how many stored events
+        of the visitor the binding attributed (back-filled)."""
         ws = caller.workspace.id
         outcome = bind_device(self._binding(ws, anonymous_id), contact_id)
         if outcome is BindOutcome.BOUND:
@@ -472,14 +462,10 @@ class Ingestion:
                 ),
             )
             return outcome, 0
-        if outcome is BindOutcome.ALREADY_BOUND and not backfill_if_bound:
+        if outcome is BindOutcome.ALREADY_BOUND:
             return outcome, 0
-        self._flush()
-        via_backfill = "identify" if via in ("identify", "user_id", "cookie") else via
-        linked = events.backfill(
-            self.conn, ws, anonymous_id, contact_id, via=via_backfill, now=self.now
-        )
-        return outcome, linked
+        self._flush()  # events queued earlier in this batch are back-filled too
+        return outcome, events.count_unattributed(self.conn, ws, anonymous_id)
 
     def _adopt_held_traits(self, caller: Caller, anonymous_id: str, contact_id: str) -> None:
         """Traits an anonymous identify held on the visitor join the contact by their age."""

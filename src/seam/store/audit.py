@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from seam.store.dialect import Statement, insert_rows
 from seam.store.jsonb import dumps
 from seam.store.tables import audit
 
@@ -22,13 +23,15 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_COLUMNS = tuple(c.name for c in audit.columns if c.name != "id")
+_insert = Statement(lambda conn: insert_rows(conn, audit, _COLUMNS))
+
+
 def record(
     conn: Connection, ws: str, entries: list[AuditEntry], *, at: int, key_id: str | None
 ) -> None:
-    if not entries:
-        return
-    conn.execute(
-        audit.insert(),
+    _insert.run_many(
+        conn,
         [
             {
                 "workspace_id": ws,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 
 from seam.identity.resolve import ContactRef
 from seam.identity.traits import TraitValue, canonical_json
 from seam.identity.trust import Trust
 from seam.ids import new_id
-from seam.store.dialect import insert, select_in
+from seam.store.dialect import Statement, execute_in, insert, insert_rows, select_in
 from seam.store.jsonb import decode_value
 from seam.store.tables import contacts, identifiers, traits
 
@@ -38,14 +38,9 @@ def by_id(conn: Connection, ws: str, contact_id: str) -> ContactRef | None:
     return ContactRef(row.id, row.external_id) if row else None
 
 
-def identifier_holders(
-    conn: Connection, ws: str, wanted: Mapping[str, str]
-) -> dict[str, ContactRef]:
-    """kind -> the contact holding that identifier value, for the identifiers that are taken."""
-    if not wanted:
-        return {}
-    clauses = [and_(identifiers.c.kind == k, identifiers.c.value == v) for k, v in wanted.items()]
-    rows = conn.execute(
+_IDENTIFIER_KINDS = ("email", "phone", "linkedin_url")
+_holders = Statement(
+    lambda conn: (
         select(identifiers.c.kind, contacts.c.id, contacts.c.external_id)
         .join(
             contacts,
@@ -54,9 +49,50 @@ def identifier_holders(
                 contacts.c.id == identifiers.c.contact_id,
             ),
         )
-        .where(identifiers.c.workspace_id == ws, or_(*clauses))
+        .where(
+            identifiers.c.workspace_id == bindparam("ws"),
+            # A kind that is not wanted gets NULL, which equals nothing.
+            or_(
+                *(
+                    and_(identifiers.c.kind == kind, identifiers.c.value == bindparam(kind))
+                    for kind in _IDENTIFIER_KINDS
+                )
+            ),
+        )
     )
-    return {r.kind: ContactRef(r.id, r.external_id) for r in rows}
+)
+
+
+def identifier_holders(
+    conn: Connection, ws: str, wanted: Mapping[str, str]
+) -> dict[str, ContactRef]:
+    """kind -> the contact holding that identifier value, for the identifiers that are taken."""
+    if not wanted:
+        return {}
+    values = {kind: wanted.get(kind) for kind in _IDENTIFIER_KINDS}
+    return {
+        kind: ContactRef(cid, external_id)
+        for kind, cid, external_id in _holders.rows(conn, ws=ws, **values)
+    }
+
+
+def _build_new_contact(conn: Connection) -> Any:
+    return insert(conn, contacts).values(
+        workspace_id=bindparam("ws"),
+        id=bindparam("id"),
+        external_id=bindparam("external_id"),
+        identified=bindparam("identified"),
+        identified_at=bindparam("identified_at"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+
+
+_new_contact = Statement(_build_new_contact)
+# RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT through SQLAlchemy.
+_new_identified_contact = Statement(
+    lambda conn: _build_new_contact(conn).on_conflict_do_nothing().returning(contacts.c.id)
+)
 
 
 def create_contact(
@@ -65,21 +101,17 @@ def create_contact(
     """The contact for `external_id`, created unless another writer created it first."""
     contact_id = new_id()
     values = {
-        "workspace_id": ws,
+        "ws": ws,
         "id": contact_id,
         "external_id": external_id,
         "identified": external_id is not None,
         "identified_at": now if external_id is not None else None,
-        "created_at": now,
-        "updated_at": now,
+        "now": now,
     }
     if external_id is None:
-        conn.execute(contacts.insert().values(**values))
+        _new_contact.run(conn, **values)
         return ContactRef(contact_id, None), True
-    stmt = insert(conn, contacts).values(**values).on_conflict_do_nothing()
-    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT through SQLAlchemy.
-    created = conn.execute(stmt.returning(contacts.c.id)).first() is not None
-    if created:
+    if _new_identified_contact.first(conn, **values) is not None:
         return ContactRef(contact_id, external_id), True
     winner = by_external_ids(conn, ws, [external_id])[external_id]
     return winner, False
@@ -102,25 +134,41 @@ def adopt_external_id(
 
 
 def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> None:
-    ids = list(set(contact_ids))
-    if ids:
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.workspace_id == ws, contacts.c.id.in_(ids))
-            .values(updated_at=now)
+    execute_in(
+        conn,
+        "UPDATE contacts SET updated_at = {ph} WHERE workspace_id = {ph} AND {match}",
+        [now, ws],
+        "id",
+        sorted(set(contact_ids)),
+    )
+
+
+_claim = Statement(
+    lambda conn: (
+        insert(conn, identifiers)
+        .values(
+            workspace_id=bindparam("ws"),
+            kind=bindparam("kind"),
+            value=bindparam("value"),
+            contact_id=bindparam("contact_id"),
+            created_at=bindparam("now"),
         )
+        .on_conflict_do_nothing()
+    )
+)
 
 
 def claim_identifiers(
     conn: Connection, ws: str, contact_id: str, wanted: Mapping[str, str], now: int
 ) -> None:
     """Take the identifiers that are still free; taken ones stay with their holder."""
-    for kind, value in wanted.items():
-        conn.execute(
-            insert(conn, identifiers)
-            .values(workspace_id=ws, kind=kind, value=value, contact_id=contact_id, created_at=now)
-            .on_conflict_do_nothing()
-        )
+    _claim.run_many(
+        conn,
+        [
+            {"ws": ws, "kind": kind, "value": value, "contact_id": contact_id, "now": now}
+            for kind, value in wanted.items()
+        ],
+    )
 
 
 def identifiers_of(conn: Connection, ws: str, contact_id: str) -> dict[str, str]:
@@ -132,31 +180,33 @@ def identifiers_of(conn: Connection, ws: str, contact_id: str) -> dict[str, str]
     return {r.kind: r.value for r in rows}
 
 
-def load_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> dict[str, TraitValue]:
-    rows = conn.execute(
+_traits_of = Statement(
+    lambda conn: (
         select(traits.c.key, traits.c.value, traits.c.observed_at, traits.c.trust, traits.c.source)
         .where(
-            traits.c.workspace_id == ws,
-            traits.c.owner_kind == owner_kind,
-            traits.c.owner_id == owner_id,
+            traits.c.workspace_id == bindparam("ws"),
+            traits.c.owner_kind == bindparam("kind"),
+            traits.c.owner_id == bindparam("owner"),
         )
         .order_by(traits.c.key)
     )
+)
+
+
+def load_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> dict[str, TraitValue]:
     return {
-        r.key: TraitValue(decode_value(r.value), r.observed_at, Trust(r.trust), r.source)
-        for r in rows
+        key: TraitValue(decode_value(value), observed_at, Trust(trust), source)
+        for key, value, observed_at, trust, source in _traits_of.rows(
+            conn, ws=ws, kind=owner_kind, owner=owner_id
+        )
     }
 
 
-def write_traits(
-    conn: Connection, ws: str, owner_kind: str, owner_id: str, winners: Mapping[str, TraitValue]
-) -> None:
-    """Upsert the winning values. The WHERE clause repeats the most-recent-wins order so a
-    concurrent writer holding newer data is never overwritten by an older observation."""
-    if not winners:
-        return
-    stmt = insert(conn, traits)
-    stmt = stmt.on_conflict_do_update(
+def _build_write_traits(conn: Connection) -> Any:
+    """The WHERE clause repeats the most-recent-wins order so a concurrent writer holding
+    newer data is never overwritten by an older observation."""
+    stmt = insert_rows(conn, traits, tuple(c.name for c in traits.columns))
+    return stmt.on_conflict_do_update(
         index_elements=["workspace_id", "owner_kind", "owner_id", "key"],
         set_={
             "value": stmt.excluded.value,
@@ -178,8 +228,17 @@ def write_traits(
             )
         ),
     )
-    conn.execute(
-        stmt,
+
+
+_write_traits = Statement(_build_write_traits)
+
+
+def write_traits(
+    conn: Connection, ws: str, owner_kind: str, owner_id: str, winners: Mapping[str, TraitValue]
+) -> None:
+    """Upsert the winning values (a newer value stored meanwhile is kept)."""
+    _write_traits.run_many(
+        conn,
         [
             {
                 "workspace_id": ws,

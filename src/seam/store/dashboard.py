@@ -180,8 +180,9 @@ def daily_counts(conn: Connection, ws: str, *, since: int, until: int) -> list[D
     Both counts come from indexes alone, never from the table rows (reading a million rows
     to check their contact_id costs seconds; a million index entries, tens of ms):
     totals are one range count per day on (workspace_id, timestamp, id), in one statement;
-    attributed events are grouped from (workspace_id, contact_id, timestamp, id), whose
-    entries with a contact id are exactly the attributed events.
+    events attributed in their row are grouped from (workspace_id, contact_id, timestamp, id),
+    whose entries are exactly those events, and the events attributed through their device
+    from the index of events stored without a contact, for bound devices only.
     """
     days = (until - since + DAY_US - 1) // DAY_US
     ts = events.c.timestamp
@@ -220,7 +221,36 @@ def daily_counts(conn: Connection, ws: str, *, since: int, until: int) -> list[D
             .group_by(day)
         )
     attributed = {int(d): int(n) for d, n in conn.execute(attributed_stmt).tuples()}
+    for d, n in conn.execute(_attributed_through_devices(ws, since, until)).tuples():
+        attributed[int(d)] = attributed.get(int(d), 0) + int(n)
     return [DayCount(since + i * DAY_US, int(totals[i]), attributed.get(i, 0)) for i in range(days)]
+
+
+def _attributed_through_devices(ws: str, since: int, until: int) -> Any:
+    """Per day, the events stored without a contact whose device is bound (they are its
+    contact's): bound devices joined to the index of such events."""
+    ts = events.c.timestamp
+    day = ((ts - since) // DAY_US).label("day")
+    return (
+        select(day, func.count())
+        .select_from(
+            visitors.join(
+                events,
+                and_(
+                    events.c.workspace_id == visitors.c.workspace_id,
+                    events.c.anonymous_id == visitors.c.anonymous_id,
+                ),
+            )
+        )
+        .where(
+            visitors.c.workspace_id == ws,
+            visitors.c.contact_id.is_not(None),
+            events.c.contact_id.is_(None),
+            ts >= since,
+            ts < until,
+        )
+        .group_by(day)
+    )
 
 
 def _page_path(conn: Connection) -> ColumnElement[Any]:

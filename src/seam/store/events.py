@@ -1,15 +1,33 @@
-"""Events: insert-or-ignore by message id, back-fill, timeline queries."""
+"""Events: insert-or-ignore by message id, timeline queries, counts.
+
+An event is attributed when it is stored, or later through its device: binding a device to a
+contact makes its events stored without a contact that contact's, without rewriting them (one
+row update instead of one per event). Every reader goes through `find` and the counts here.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ClauseElement, Connection, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
-from seam.store.dialect import execute_many, insert_rows, prepare
-from seam.store.tables import events
+from seam.identity.attribution import attribute_through_device
+from seam.store.dialect import Statement, insert_rows
+from seam.store.tables import events, visitors
 
 # Attributions where the event itself named its contact; a device move leaves them in place.
 NAMED_VIAS = ("user_id", "cookie")
@@ -18,29 +36,60 @@ NAMED_VIAS = ("user_id", "cookie")
 EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 
 
-def _insert_events(conn: Connection) -> ClauseElement:
-    stmt: ClauseElement = insert_rows(conn, events, EVENT_COLUMNS).on_conflict_do_nothing()
-    return stmt
+_insert_events = Statement(
+    lambda conn: insert_rows(conn, events, EVENT_COLUMNS).on_conflict_do_nothing()
+)
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store events; a message id seen before in the workspace is ignored (retries are safe).
     Each row has every column of EVENT_COLUMNS."""
-    execute_many(conn, prepare(conn, "insert_events", _insert_events), rows)
+    _insert_events.run_many(conn, rows)
 
 
-def backfill(
-    conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, via: str, now: int
-) -> int:
-    """Attribute the visitor's still-anonymous events to the contact; returns how many."""
-    result = conn.execute(
-        update(events)
+_unattributed = Statement(
+    lambda conn: (
+        select(func.count())
+        .select_from(events)
         .where(
-            events.c.workspace_id == ws,
-            events.c.anonymous_id == anonymous_id,
+            events.c.workspace_id == bindparam("ws"),
+            events.c.anonymous_id == bindparam("anonymous_id"),
             events.c.contact_id.is_(None),
         )
-        .values(contact_id=contact_id, via=via, attributed_at=now)
+    )
+)
+
+
+def count_unattributed(conn: Connection, ws: str, anonymous_id: str) -> int:
+    """How many of the visitor's events are stored without a contact: what binding it links.
+
+    A binding back-fills by being made, not by rewriting these rows (see
+    `identity.attribution.attribute_through_device`); the count reads the partial index only.
+    """
+    return int(_unattributed.scalar(conn, ws=ws, anonymous_id=anonymous_id))
+
+
+def attribute_raced(conn: Connection, ws: str, *, since: int) -> int:
+    """Store the attribution of the events that raced a binding made at or after `since`:
+    events of a bound device still stored without a contact although they arrived after the
+    binding (they read it as free; `attribute_through_device` says the same of them until
+    then). Returns how many (the enrichment pass)."""
+    raced = and_(
+        visitors.c.workspace_id == ws,
+        events.c.workspace_id == ws,
+        visitors.c.workspace_id == events.c.workspace_id,
+        visitors.c.anonymous_id == events.c.anonymous_id,
+        visitors.c.contact_id.is_not(None),
+        visitors.c.bound_at >= since,
+        events.c.contact_id.is_(None),
+        events.c.received_at > visitors.c.bound_at,
+    )
+    result = conn.execute(
+        update(events)
+        .where(raced)
+        .values(
+            contact_id=visitors.c.contact_id, via="enrichment", attributed_at=events.c.received_at
+        )
     )
     return int(result.rowcount)
 
@@ -112,42 +161,210 @@ class EventQuery:
     after: tuple[int, int] | None = None  # (timestamp, id) of the last row of the previous page
 
 
-def find(conn: Connection, ws: str, q: EventQuery) -> list[Any]:
-    stmt = select(events).where(events.c.workspace_id == ws)
-    if q.contact_id is not None:
-        stmt = stmt.where(events.c.contact_id == q.contact_id)
-    if q.anonymous_id is not None:
-        stmt = stmt.where(events.c.anonymous_id == q.anonymous_id)
-    if q.session_id is not None:
-        stmt = stmt.where(events.c.session_id == q.session_id)
-    if q.identified_only:
-        stmt = stmt.where(events.c.contact_id.is_not(None))
-    if q.types:
-        stmt = stmt.where(events.c.type.in_(q.types))
-    if q.since is not None:
-        stmt = stmt.where(events.c.timestamp >= q.since)
-    if q.until is not None:
-        stmt = stmt.where(events.c.timestamp < q.until)
+class EventRow(NamedTuple):
+    """A stored event as readers see it: `contact_id`, `via` and `attributed_at` include the
+    attribution through its device's binding."""
+
+    id: int
+    workspace_id: str
+    message_id: str
+    type: str
+    event: str | None
+    name: str | None
+    anonymous_id: str | None
+    user_id: str | None
+    contact_id: str | None
+    session_id: str | None
+    timestamp: int
+    received_at: int
+    properties: str
+    traits: str
+    context: str
+    via: str | None
+    attributed_at: int | None
+    duration_ms: int | None
+    scroll_depth: int | None
+    flags: str | None
+
+
+# The binding of an event's device, joined only for events stored without a contact.
+_device = visitors.alias("device")
+_DEVICE_JOIN = and_(
+    events.c.contact_id.is_(None),
+    _device.c.workspace_id == events.c.workspace_id,
+    _device.c.anonymous_id == events.c.anonymous_id,
+)
+_DEVICE_COLUMNS = (
+    _device.c.contact_id.label("bound_contact_id"),
+    _device.c.bound_at.label("bound_at"),
+    _device.c.bound_via.label("bound_via"),
+)
+
+
+_STORED = len(EventRow._fields)
+
+
+def _event_row(row: tuple[Any, ...]) -> EventRow:
+    stored = EventRow._make(row[:_STORED])
+    bound, bound_at, bound_via = row[_STORED:]
+    if stored.contact_id is not None or bound is None:
+        return stored
+    decided = attribute_through_device(
+        received_at=stored.received_at, bound_at=bound_at, bound_via=bound_via
+    )
+    return stored._replace(contact_id=bound, via=decided.via, attributed_at=decided.at)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which conditions a query has: one statement is built and compiled per shape."""
+
+    contact: bool
+    anonymous: bool
+    session: bool
+    types: int
+    since: bool
+    until: bool
+    after: bool
+    descending: bool
+    identified_only: bool
+
+    @classmethod
+    def of(cls, q: EventQuery) -> _Shape:
+        return cls(
+            q.contact_id is not None,
+            q.anonymous_id is not None,
+            q.session_id is not None,
+            len(q.types),
+            q.since is not None,
+            q.until is not None,
+            q.after is not None,
+            q.descending,
+            q.identified_only,
+        )
+
+
+def _params(ws: str, q: EventQuery) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "ws": ws,
+        "contact_id": q.contact_id,
+        "anonymous_id": q.anonymous_id,
+        "session_id": q.session_id,
+        "since": q.since,
+        "until": q.until,
+        "limit": q.limit,
+        **{f"type_{i}": t for i, t in enumerate(q.types)},
+    }
     if q.after is not None:
+        params["after_ts"], params["after_id"] = q.after
+    return params
+
+
+def _order(shape: _Shape, ts: Any, row_id: Any) -> tuple[Any, Any]:
+    return (ts.desc(), row_id.desc()) if shape.descending else (ts.asc(), row_id.asc())
+
+
+def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
+    """The query's conditions on the events table itself (not on who they belong to)."""
+    where: list[ColumnElement[bool]] = []
+    if shape.anonymous:
+        where.append(events.c.anonymous_id == bindparam("anonymous_id"))
+    if shape.session:
+        where.append(events.c.session_id == bindparam("session_id"))
+    if shape.types:
+        where.append(or_(*(events.c.type == bindparam(f"type_{i}") for i in range(shape.types))))
+    if shape.since:
+        where.append(events.c.timestamp >= bindparam("since"))
+    if shape.until:
+        where.append(events.c.timestamp < bindparam("until"))
+    if shape.after:
         # The redundant bound on timestamp alone lets PostgreSQL start the index scan at the
         # cursor instead of filtering every newer row out (SQLite finds the range either way).
-        ts, last_id = q.after
-        if q.descending:
-            stmt = stmt.where(
+        ts: Any = bindparam("after_ts")
+        last_id: Any = bindparam("after_id")
+        if shape.descending:
+            where += [
                 events.c.timestamp <= ts,
                 or_(events.c.timestamp < ts, events.c.id < last_id),
-            )
+            ]
         else:
-            stmt = stmt.where(
+            where += [
                 events.c.timestamp >= ts,
                 or_(events.c.timestamp > ts, events.c.id > last_id),
-            )
-    order = (
-        (events.c.timestamp.desc(), events.c.id.desc())
-        if q.descending
-        else (events.c.timestamp.asc(), events.c.id.asc())
+            ]
+    return where
+
+
+def _of_devices(stmt: Select[Any], ws: Any, contact_id: Any) -> Select[Any]:
+    """`stmt` over the events stored without a contact of the devices bound to the contact.
+    An IN list, not a join: the planner then walks the devices first and each one's entries
+    in the partial index, even before it has statistics."""
+    devices = select(visitors.c.anonymous_id).where(
+        visitors.c.workspace_id == ws, visitors.c.contact_id == contact_id
     )
-    return list(conn.execute(stmt.order_by(*order).limit(q.limit)).fetchall())
+    return stmt.select_from(events).where(
+        events.c.workspace_id == ws,
+        events.c.anonymous_id.in_(devices),
+        events.c.contact_id.is_(None),
+    )
+
+
+def _contact_page(shape: _Shape) -> Any:
+    """(timestamp, id) of one page of a contact's timeline, from indexes only: the events
+    attributed to it, and the events stored without a contact of the devices bound to it,
+    each branch ordered and cut to the page size before they are merged."""
+    ws: Any = bindparam("ws")
+    contact_id: Any = bindparam("contact_id")
+    limit: Any = bindparam("limit")
+    named = (
+        select(events.c.timestamp, events.c.id)
+        .where(events.c.workspace_id == ws, events.c.contact_id == contact_id, *_filters(shape))
+        .order_by(*_order(shape, events.c.timestamp, events.c.id))
+        .limit(limit)
+        .subquery()
+    )
+    # Ordered by an expression, so that no index of all events looks like a way to skip the
+    # sort: the few events of the contact's devices are found first, then sorted.
+    through_devices = (
+        _of_devices(select(events.c.timestamp, events.c.id), ws, contact_id)
+        .where(*_filters(shape))
+        .order_by(*_order(shape, events.c.timestamp + 0, events.c.id))
+        .limit(limit)
+        .subquery()
+    )
+    both = union_all(select(named), select(through_devices)).subquery()
+    return (
+        select(both).order_by(*_order(shape, both.c.timestamp, both.c.id)).limit(limit).subquery()
+    )
+
+
+@functools.cache
+def _find_statement(shape: _Shape) -> Statement:
+    def build(conn: Connection) -> Any:
+        stmt = select(events, *_DEVICE_COLUMNS)
+        if shape.contact:
+            page = _contact_page(shape)
+            stmt = stmt.select_from(
+                page.join(events, events.c.id == page.c.id).outerjoin(_device, _DEVICE_JOIN)
+            )
+        else:
+            stmt = stmt.select_from(events.outerjoin(_device, _DEVICE_JOIN)).where(
+                events.c.workspace_id == bindparam("ws"), *_filters(shape)
+            )
+            if shape.identified_only:
+                stmt = stmt.where(
+                    or_(events.c.contact_id.is_not(None), _device.c.contact_id.is_not(None))
+                )
+        order = _order(shape, events.c.timestamp, events.c.id)
+        return stmt.order_by(*order).limit(bindparam("limit"))
+
+    return Statement(build)
+
+
+def find(conn: Connection, ws: str, q: EventQuery) -> list[EventRow]:
+    """Events as readers see them, one page in (timestamp, id) order."""
+    statement = _find_statement(_Shape.of(q))
+    return [_event_row(r) for r in statement.rows(conn, **_params(ws, q))]
 
 
 def page_views_of_sessions(
@@ -185,14 +402,26 @@ def visitor_of_session(conn: Connection, ws: str, session_id: str) -> str | None
     return row.anonymous_id if row else None
 
 
+_named_count = (
+    select(func.count())
+    .select_from(events)
+    .where(events.c.workspace_id == bindparam("ws"), events.c.contact_id == bindparam("contact_id"))
+)
+_through_devices_count = _of_devices(select(func.count()), bindparam("ws"), bindparam("contact_id"))
+_count_for_contact = Statement(
+    lambda conn: select(_named_count.scalar_subquery() + _through_devices_count.scalar_subquery())
+)
+_count_through_devices = Statement(lambda conn: _through_devices_count)
+
+
 def count_for_contact(conn: Connection, ws: str, contact_id: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(events)
-            .where(events.c.workspace_id == ws, events.c.contact_id == contact_id)
-        ).scalar_one()
-    )
+    """Events attributed to the contact, including those through its devices' bindings."""
+    return int(_count_for_contact.scalar(conn, ws=ws, contact_id=contact_id))
+
+
+def count_through_devices(conn: Connection, ws: str, contact_id: str) -> int:
+    """Events stored without a contact that belong to it through its devices' bindings."""
+    return int(_count_through_devices.scalar(conn, ws=ws, contact_id=contact_id))
 
 
 def count_for_visitor(conn: Connection, ws: str, anonymous_id: str) -> int:

@@ -152,12 +152,19 @@ events = Table(
         sqlite_where=text("contact_id IS NOT NULL"),
         postgresql_where=text("contact_id IS NOT NULL"),
     ),
-    # The events still waiting for a contact, by device: a back-fill and the enrichment pass
-    # find them without reading every event the device ever sent.
+    # Events stored without a contact, by device: they belong to whoever the device is bound
+    # to (see store/events.py). A binding counts them, a contact's timeline pages through
+    # them, and the enrichment pass finds the ones that arrived after the binding, all from
+    # this index alone (the always-NULL contact_id is in it because SQLite reads a partial
+    # index without the table only if it holds every column a query names).
     Index(
         "ix_events_unattributed",
         "workspace_id",
         "anonymous_id",
+        "timestamp",
+        "id",
+        "received_at",
+        "contact_id",
         sqlite_where=text("contact_id IS NULL"),
         postgresql_where=text("contact_id IS NULL"),
     ),

@@ -6,15 +6,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, literal_column, select, update
+from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select, update
 
 from seam.store.dialect import (
-    execute_many,
+    Statement,
     greatest,
     insert,
     insert_rows,
     least,
-    prepare,
     select_in,
 )
 from seam.store.tables import visitors
@@ -46,7 +45,7 @@ def known(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, 
 LAST_SEEN_RESOLUTION_US = 60 * 1_000_000
 
 
-def _record_seen(conn: Connection) -> ClauseElement:
+def _build_record_seen(conn: Connection) -> ClauseElement:
     names = ("workspace_id", "anonymous_id", "first_seen", "last_seen")
     stmt = insert_rows(conn, visitors, names)
     upsert: ClauseElement = stmt.on_conflict_do_update(
@@ -66,6 +65,9 @@ def _record_seen(conn: Connection) -> ClauseElement:
     return upsert
 
 
+_record_seen = Statement(_build_record_seen)
+
+
 def needs_recording(window: tuple[int, int], known: Known | None) -> bool:
     """Whether `record_seen` would change the visitor: it is new, or the window widens (the
     end by more than the resolution). The upsert checks the same again against the row."""
@@ -83,37 +85,55 @@ def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) 
         {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
         for a, (lo, hi) in sorted(seen.items())
     ]
-    execute_many(conn, prepare(conn, "record_seen", _record_seen), rows)
+    _record_seen.run_many(conn, rows)
+
+
+def _build_bind(conn: Connection) -> ClauseElement:
+    stmt = insert(conn, visitors).values(
+        workspace_id=bindparam("ws"),
+        anonymous_id=bindparam("anonymous_id"),
+        first_seen=bindparam("now"),
+        last_seen=bindparam("now"),
+        contact_id=bindparam("contact_id"),
+        bound_at=bindparam("now"),
+        bound_via=bindparam("via"),
+        bound_trust=bindparam("trust"),
+    )
+    upsert: ClauseElement = stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "anonymous_id"],
+        set_={
+            "contact_id": stmt.excluded.contact_id,
+            "bound_at": stmt.excluded.bound_at,
+            "bound_via": stmt.excluded.bound_via,
+            "bound_trust": stmt.excluded.bound_trust,
+        },
+        where=visitors.c.contact_id.is_(None),
+    ).returning(visitors.c.contact_id)
+    return upsert
+
+
+_bind = Statement(_build_bind)
+_binding = Statement(
+    lambda conn: select(visitors.c.contact_id).where(
+        visitors.c.workspace_id == bindparam("ws"),
+        visitors.c.anonymous_id == bindparam("anonymous_id"),
+    )
+)
 
 
 def bind(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, now: int, via: str, trust: int
 ) -> str:
-    """Bind the visitor if it is free; returns whoever it is bound to afterwards.
+    """Bind the visitor if it is free (creating it if new); returns whoever it is bound to
+    afterwards.
 
-    The conditional update is the one-device-one-contact invariant: of two racing binders only
-    one can see `contact_id IS NULL`; the other reads back the winner.
+    The conditional upsert is the one-device-one-contact invariant: of two racing binders only
+    one can see `contact_id IS NULL` (it gets the row back); the other reads the winner.
     """
-    conn.execute(
-        insert(conn, visitors)
-        .values(workspace_id=ws, anonymous_id=anonymous_id, first_seen=now, last_seen=now)
-        .on_conflict_do_nothing()
-    )
-    conn.execute(
-        update(visitors)
-        .where(
-            visitors.c.workspace_id == ws,
-            visitors.c.anonymous_id == anonymous_id,
-            visitors.c.contact_id.is_(None),
-        )
-        .values(contact_id=contact_id, bound_at=now, bound_via=via, bound_trust=trust)
-    )
-    winner = conn.execute(
-        select(visitors.c.contact_id).where(
-            visitors.c.workspace_id == ws, visitors.c.anonymous_id == anonymous_id
-        )
-    ).scalar_one()
-    return str(winner)
+    key = {"ws": ws, "anonymous_id": anonymous_id}
+    if _bind.first(conn, **key, contact_id=contact_id, now=now, via=via, trust=trust) is not None:
+        return contact_id
+    return str(_binding.scalar(conn, **key))
 
 
 def move(
@@ -152,13 +172,3 @@ def of_contact(conn: Connection, ws: str, contact_id: str) -> list[Any]:
             .order_by(visitors.c.bound_at, visitors.c.anonymous_id)
         )
     )
-
-
-def bound_since(conn: Connection, ws: str | None, since: int) -> list[tuple[str, str, str]]:
-    """(workspace, anonymous_id, contact_id) of visitors bound at or after `since`."""
-    stmt = select(visitors.c.workspace_id, visitors.c.anonymous_id, visitors.c.contact_id).where(
-        visitors.c.contact_id.is_not(None), visitors.c.bound_at >= since
-    )
-    if ws is not None:
-        stmt = stmt.where(visitors.c.workspace_id == ws)
-    return [(r.workspace_id, r.anonymous_id, r.contact_id) for r in conn.execute(stmt)]

@@ -38,10 +38,20 @@ def _unattributed_index(conn: Connection) -> None:
     _events_index("ix_events_unattributed").create(conn, checkfirst=True)
 
 
+def _unattributed_timeline_index(conn: Connection) -> None:
+    """Events stored without a contact are no longer rewritten when their device is bound:
+    contact timelines page through them by (timestamp, id), and the enrichment pass checks
+    their arrival, from the index alone. Existing rows need nothing: an attribution already
+    stored in a row stays what it is."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_unattributed"))
+    _events_index("ix_events_unattributed").create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
     (3, "index of the events still waiting for a contact", _unattributed_index),
+    (4, "device events by time, attributed through the binding", _unattributed_timeline_index),
 ]
 
 _LOCK_KEY = 0x5EA3

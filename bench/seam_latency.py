@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from bench.client import LoadStats, Message, SeamClient, iso
+from bench.client import LoadStats, Message, SeamClient, TimedClient, iso
 from bench.config import IDENTIFY_TARGET_MS, TIMELINE_TARGET_MS, Profile
 from bench.results import BackendResult, Figure
 from bench.seam_server import SeamInstance
@@ -86,8 +86,9 @@ async def identify(seam: SeamInstance, profile: Profile, run_id: str, out: Backe
 
     async with SeamClient(seam, profile.load_concurrency) as client:
         _check_load(await client.load(_batched(views())), len(visitors) * n, "identify", out)
-        latencies: list[float] = []
-        mismatches: list[str] = []
+    latencies: list[float] = []
+    mismatches: list[str] = []
+    with TimedClient(seam) as timed:
         for anonymous_id, user_id in visitors:
             body = msgspec.json.encode(
                 {
@@ -100,12 +101,11 @@ async def identify(seam: SeamInstance, profile: Profile, run_id: str, out: Backe
                     },
                 }
             )
-            start = time.perf_counter()
-            response = await client.http.post("/v1/identify", content=body, headers=_JSON)
-            latencies.append(time.perf_counter() - start)
-            answer = response.json() if response.status_code == 200 else {}
+            elapsed, status, data = timed.request("POST", "/v1/identify", body)
+            latencies.append(elapsed)
+            answer = msgspec.json.decode(data) if status == 200 else {}
             if answer.get("events_linked") != n or answer.get("visitor_bound") is not True:
-                mismatches.append(f"{user_id}: {response.status_code} {response.text[:300]}")
+                mismatches.append(f"{user_id}: {status} {data[:300]!r}")
     ms = summary_ms(latencies)
     out.add(Figure(out.backend, IDENTIFY_P50, ms["p50"], "ms"))
     out.add(
@@ -155,12 +155,13 @@ async def timeline(
         _check_load(await client.load(_batched(messages())), new, "timeline", out)
         out.notes.append(f"timeline: about {stored + new:,} events stored in total")
         contact_id = await _contact_id(client, user_id)
-        latencies: list[float] = []
-        first_pages: list[float] = []
-        params = {"contact_id": contact_id, "limit": str(PAGE)}
+    latencies: list[float] = []
+    first_pages: list[float] = []
+    params = {"contact_id": contact_id, "limit": str(PAGE)}
+    with TimedClient(seam) as timed:
         for walk in range(profile.timeline_passes):
             count = 0
-            async for elapsed, page in client.pages(params, max_pages=contact_events // 10 + 10):
+            for elapsed, page in timed.pages(params, max_pages=contact_events // 10 + 10):
                 if count == 0:
                     first_pages.append(elapsed)
                 latencies.append(elapsed)

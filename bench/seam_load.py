@@ -10,7 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from bench.client import SeamClient, iso
+from bench.client import TimedClient, iso
 from bench.config import THROUGHPUT_TARGET_RATIO, Profile
 from bench.results import BackendResult, Figure
 from bench.seam_server import SeamInstance
@@ -37,8 +37,8 @@ async def check_stored(seam: SeamInstance, since: float, prefix: str, expected: 
     bad: list[str] = []
     start = time.perf_counter()
     params = {"since": iso(since), "order": "asc", "limit": "1000"}
-    async with SeamClient(seam, concurrency=1) as client:
-        async for _elapsed, page in client.pages(params, max_pages=expected // 20 + 100):
+    with TimedClient(seam) as client:
+        for _elapsed, page in client.pages(params, max_pages=expected // 20 + 100):
             for event in page:
                 message_id = str(event.get("message_id", ""))
                 if not message_id.startswith(prefix + "-"):

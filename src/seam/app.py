@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -73,6 +74,16 @@ def _refresh_statistics(db: Database) -> None:
         log.info("analyzed %s", ", ".join(analyzed))
 
 
+def _tune_garbage_collector() -> None:
+    """Measured under single-event ingest on one core: with the default thresholds the
+    collector ran ~1,900 times in 8 s (~5% of the core), and a full collection, walking every
+    module, table and compiled statement, paused requests for ~25 ms. What exists at startup
+    lives as long as the process, so it is frozen out of collections; the youngest generation
+    is collected every 10,000 net allocations instead of 700 (12 collections of ~2 ms)."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def create_app(settings: Settings) -> Starlette:
     db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     state = AppState(settings=settings, db=db, writer=Writer(db))
@@ -90,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
                 STATISTICS_INTERVAL, lambda: _refresh_statistics(db), "refreshing statistics"
             )
         background.append(asyncio.create_task(upkeep))
+        _tune_garbage_collector()
         try:
             yield
         finally:

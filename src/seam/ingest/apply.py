@@ -24,6 +24,7 @@ from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_i
 from seam.ingest.message import Message
 from seam.store import audit, contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
+from seam.store.dialect import pipelined
 from seam.store.jsonb import dumps
 from seam.store.workspaces import Workspace
 
@@ -56,6 +57,9 @@ class Ingestion:
         self._bindings: dict[tuple[str, str], str | None] = {}
         self._known: dict[tuple[str, str], visitors.Known] = {}
         self._by_external: dict[tuple[str, str], ContactRef] = {}
+        # External ids the prefetch looked up: one missing from _by_external does not exist.
+        self._looked_up: set[tuple[str, str]] = set()
+        self._created: set[tuple[str, str]] = set()
         self._rows: list[dict[str, Any]] = []
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
         self._page_closings: list[tuple[str, Message]] = []
@@ -86,8 +90,13 @@ class Ingestion:
         for ws, ids in ext.items():
             for e, ref in contacts.by_external_ids(self.conn, ws, ids).items():
                 self._by_external[(ws, e)] = ref
+            self._looked_up.update((ws, e) for e in ids)
 
     def finish(self) -> None:
+        with pipelined(self.conn):
+            self._finish()
+
+    def _finish(self) -> None:
         self._flush()
         for ws, m in self._page_closings:
             if m.page_message_id:
@@ -95,7 +104,10 @@ class Ingestion:
                     self.conn, ws, m.page_message_id, m.duration_ms, m.scroll_depth
                 )
         for ws, ids in self._touched.items():
-            contacts.touch(self.conn, ws, ids, self.now)
+            # A contact created in this transaction was created with updated_at = now.
+            contacts.touch(
+                self.conn, ws, {c for c in ids if (ws, c) not in self._created}, self.now
+            )
         by_key: dict[tuple[str, str | None], list[AuditEntry]] = defaultdict(list)
         for ws, key_id, entry in self._audits:
             by_key[(ws, key_id)].append(entry)
@@ -267,7 +279,7 @@ class Ingestion:
             return cached
         contact, created = contacts.create_contact(self.conn, ws, external_id, self.now)
         if created:
-            self._audit_created(caller, contact, trust, matched_by=None)
+            self._contact_created(caller, contact, trust, matched_by=None)
         self._by_external[(ws, external_id)] = contact
         return contact
 
@@ -283,10 +295,9 @@ class Ingestion:
         ws = caller.workspace
         found = identifiers_from_traits(traits, ws.default_region)
         holders = contacts.identifier_holders(self.conn, ws.id, found)
-        cached = self._by_external.get((ws.id, external_id))
-        by_external = cached or contacts.by_external_ids(self.conn, ws.id, [external_id]).get(
-            external_id
-        )
+        by_external = self._by_external.get((ws.id, external_id))
+        if by_external is None and (ws.id, external_id) not in self._looked_up:
+            by_external = contacts.by_external_ids(self.conn, ws.id, [external_id]).get(external_id)
         resolution = resolve_contact(
             external_id,
             by_external_id=by_external,
@@ -318,7 +329,7 @@ class Ingestion:
         if contact is None:
             contact, created = contacts.create_contact(self.conn, ws.id, external_id, self.now)
             if created:
-                self._audit_created(caller, contact, trust, matched_by=None)
+                self._contact_created(caller, contact, trust, matched_by=None)
         self._by_external[(ws.id, external_id)] = contact
         if (company := traits.get("company")) and isinstance(company, dict):
             company_id = company.get("id")
@@ -345,12 +356,14 @@ class Ingestion:
         if holder.id != contact.id:  # another writer claimed the email first: use theirs
             contacts.delete_contact_row(self.conn, ws, contact.id)
             return holder, False
-        self._audit_created(caller, contact, trust, matched_by="email")
+        self._contact_created(caller, contact, trust, matched_by="email")
         return contact, True
 
-    def _audit_created(
+    def _contact_created(
         self, caller: Caller, contact: ContactRef, trust: Trust, matched_by: str | None
     ) -> None:
+        """This transaction created the contact: audit it (and its external id)."""
+        self._created.add((caller.workspace.id, contact.id))
         self._audit(
             caller,
             AuditEntry(

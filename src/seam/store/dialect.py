@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -136,19 +137,30 @@ _json = msgspec.json.Encoder()
 
 def _execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
     """Run on the DBAPI connection under `conn`, inside the transaction `conn` began (or begins
-    now, as SQLAlchemy would on its first statement). A driver error is raised as SQLAlchemy
-    raises it (`DataError`, `IntegrityError`, …, never with its parameters, which may hold
-    personal data), and a connection the database dropped is invalidated, so the pool never
-    hands it out again and the writer retries on a fresh one."""
-    if not conn.in_transaction():
-        conn.begin()
-    raw: Any = conn.connection.driver_connection
-    try:
+    now, as SQLAlchemy would on its first statement)."""
+    raw = _driver(conn)
+    with _translated_errors(conn, raw, sql):
         if many:
             cursor = raw.cursor()
             cursor.executemany(sql, params)
             return cursor
         return raw.execute(sql, params)
+
+
+def _driver(conn: Connection) -> Any:
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.driver_connection
+
+
+@contextlib.contextmanager
+def _translated_errors(conn: Connection, raw: Any, sql: str) -> Iterator[None]:
+    """A driver error is raised as SQLAlchemy raises it (`DataError`, `IntegrityError`, …,
+    never with its parameters, which may hold personal data), and a connection the database
+    dropped is invalidated, so the pool never hands it out again and the writer retries on a
+    fresh one."""
+    try:
+        yield
     except conn.dialect.loaded_dbapi.Error as exc:
         dropped = bool(conn.dialect.is_disconnect(exc, raw, None))
         if dropped:
@@ -162,6 +174,19 @@ def _execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> 
             connection_invalidated=dropped,
             dialect=conn.dialect,
         ) from exc
+
+
+@contextlib.contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Statements in the block that nobody reads a result of are sent without waiting for
+    their answer: on PostgreSQL (psycopg's pipeline mode) the block's writes share one round
+    trip with the next read or the block's end; SQLite has no round trips to save."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw = _driver(conn)
+    with _translated_errors(conn, raw, "(pipeline)"), raw.pipeline():
+        yield
 
 
 def placeholder(conn: Connection) -> str:

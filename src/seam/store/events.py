@@ -14,12 +14,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
-    Select,
     and_,
     bindparam,
     func,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -295,44 +295,71 @@ def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
     return where
 
 
-def _of_devices(stmt: Select[Any], ws: Any, contact_id: Any) -> Select[Any]:
-    """`stmt` over the events stored without a contact of the devices bound to the contact.
-    An IN list, not a join: the planner then walks the devices first and each one's entries
-    in the partial index, even before it has statistics."""
-    devices = select(visitors.c.anonymous_id).where(
-        visitors.c.workspace_id == ws, visitors.c.contact_id == contact_id
-    )
-    return stmt.select_from(events).where(
-        events.c.workspace_id == ws,
-        events.c.anonymous_id.in_(devices),
-        events.c.contact_id.is_(None),
+def _device_events(shape: _Shape, dialect: str) -> Any:
+    """(timestamp, id) of the first page of the events stored without a contact of the devices
+    bound to the contact, found device by device (never by scanning such events of the whole
+    workspace, whatever the planner believes before it has statistics)."""
+    limit: Any = bindparam("limit")
+    unattributed = (events.c.contact_id.is_(None), *_filters(shape))
+    if dialect == "postgresql":
+        # LATERAL: each device's own ordered index range, cut to the page size.
+        per_device = (
+            select(events.c.timestamp, events.c.id)
+            .where(
+                events.c.workspace_id == visitors.c.workspace_id,
+                events.c.anonymous_id == visitors.c.anonymous_id,
+                *unattributed,
+            )
+            .order_by(*_order(shape, events.c.timestamp, events.c.id))
+            .limit(limit)
+            .lateral("per_device")
+        )
+        found = (
+            select(per_device.c.timestamp, per_device.c.id)
+            .select_from(visitors.join(per_device, true()))
+            .where(*_bound_to_contact())
+            .order_by(*_order(shape, per_device.c.timestamp, per_device.c.id))
+        )
+    else:
+        # SQLite walks an IN list first, each device's range in the partial index. Ordered by
+        # an expression, so that no index of all events looks like a way to skip the sort.
+        devices = select(visitors.c.anonymous_id).where(*_bound_to_contact())
+        found = (
+            select(events.c.timestamp, events.c.id)
+            .where(
+                events.c.workspace_id == bindparam("ws"),
+                events.c.anonymous_id.in_(devices),
+                *unattributed,
+            )
+            .order_by(*_order(shape, events.c.timestamp + 0, events.c.id))
+        )
+    return found.limit(limit).subquery()
+
+
+def _bound_to_contact() -> tuple[ColumnElement[bool], ...]:
+    return (
+        visitors.c.workspace_id == bindparam("ws"),
+        visitors.c.contact_id == bindparam("contact_id"),
     )
 
 
-def _contact_page(shape: _Shape) -> Any:
+def _contact_page(shape: _Shape, dialect: str) -> Any:
     """(timestamp, id) of one page of a contact's timeline, from indexes only: the events
     attributed to it, and the events stored without a contact of the devices bound to it,
     each branch ordered and cut to the page size before they are merged."""
-    ws: Any = bindparam("ws")
-    contact_id: Any = bindparam("contact_id")
     limit: Any = bindparam("limit")
     named = (
         select(events.c.timestamp, events.c.id)
-        .where(events.c.workspace_id == ws, events.c.contact_id == contact_id, *_filters(shape))
+        .where(
+            events.c.workspace_id == bindparam("ws"),
+            events.c.contact_id == bindparam("contact_id"),
+            *_filters(shape),
+        )
         .order_by(*_order(shape, events.c.timestamp, events.c.id))
         .limit(limit)
         .subquery()
     )
-    # Ordered by an expression, so that no index of all events looks like a way to skip the
-    # sort: the few events of the contact's devices are found first, then sorted.
-    through_devices = (
-        _of_devices(select(events.c.timestamp, events.c.id), ws, contact_id)
-        .where(*_filters(shape))
-        .order_by(*_order(shape, events.c.timestamp + 0, events.c.id))
-        .limit(limit)
-        .subquery()
-    )
-    both = union_all(select(named), select(through_devices)).subquery()
+    both = union_all(select(named), select(_device_events(shape, dialect))).subquery()
     return (
         select(both).order_by(*_order(shape, both.c.timestamp, both.c.id)).limit(limit).subquery()
     )
@@ -343,7 +370,7 @@ def _find_statement(shape: _Shape) -> Statement:
     def build(conn: Connection) -> Any:
         stmt = select(events, *_DEVICE_COLUMNS)
         if shape.contact:
-            page = _contact_page(shape)
+            page = _contact_page(shape, conn.dialect.name)
             stmt = stmt.select_from(
                 page.join(events, events.c.id == page.c.id).outerjoin(_device, _DEVICE_JOIN)
             )
@@ -406,10 +433,25 @@ _named_count = (
     select(func.count())
     .select_from(events)
     .where(events.c.workspace_id == bindparam("ws"), events.c.contact_id == bindparam("contact_id"))
+    .scalar_subquery()
 )
-_through_devices_count = _of_devices(select(func.count()), bindparam("ws"), bindparam("contact_id"))
+# Device by device (a correlated count per bound visitor), whatever the planner's statistics.
+_through_devices_count = select(
+    func.coalesce(
+        func.sum(
+            select(func.count())
+            .where(
+                events.c.workspace_id == visitors.c.workspace_id,
+                events.c.anonymous_id == visitors.c.anonymous_id,
+                events.c.contact_id.is_(None),
+            )
+            .scalar_subquery()
+        ),
+        0,
+    )
+).where(*_bound_to_contact())
 _count_for_contact = Statement(
-    lambda conn: select(_named_count.scalar_subquery() + _through_devices_count.scalar_subquery())
+    lambda conn: select(_named_count + _through_devices_count.scalar_subquery())
 )
 _count_through_devices = Statement(lambda conn: _through_devices_count)
 

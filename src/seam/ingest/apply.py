@@ -24,7 +24,6 @@ from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_i
 from seam.ingest.message import Message
 from seam.store import audit, contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
-from seam.store.dialect import pipelined
 from seam.store.jsonb import dumps
 from seam.store.workspaces import Workspace
 
@@ -93,10 +92,6 @@ class Ingestion:
             self._looked_up.update((ws, e) for e in ids)
 
     def finish(self) -> None:
-        with pipelined(self.conn):
-            self._finish()
-
-    def _finish(self) -> None:
         self._flush()
         for ws, m in self._page_closings:
             if m.page_message_id:

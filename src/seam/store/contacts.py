@@ -117,20 +117,31 @@ def create_contact(
     return winner, False
 
 
+_adopt = Statement(
+    lambda conn: (
+        update(contacts)
+        .where(
+            contacts.c.workspace_id == bindparam("ws"),
+            contacts.c.id == bindparam("contact_id"),
+            contacts.c.external_id.is_(None),
+        )
+        .values(
+            external_id=bindparam("external_id"),
+            identified=True,
+            identified_at=bindparam("now"),
+            updated_at=bindparam("now"),
+        )
+        .returning(contacts.c.id)
+    )
+)
+
+
 def adopt_external_id(
     conn: Connection, ws: str, contact_id: str, external_id: str, now: int
 ) -> bool:
     """Give an anonymous-by-id contact (found by email, say) its external_id, if still free."""
-    stmt = (
-        update(contacts)
-        .where(
-            contacts.c.workspace_id == ws,
-            contacts.c.id == contact_id,
-            contacts.c.external_id.is_(None),
-        )
-        .values(external_id=external_id, identified=True, identified_at=now, updated_at=now)
-    )
-    return conn.execute(stmt).rowcount == 1
+    found = _adopt.first(conn, ws=ws, contact_id=contact_id, external_id=external_id, now=now)
+    return found is not None
 
 
 def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> None:
@@ -255,14 +266,17 @@ def write_traits(
     )
 
 
-def delete_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> None:
-    conn.execute(
-        delete(traits).where(
-            traits.c.workspace_id == ws,
-            traits.c.owner_kind == owner_kind,
-            traits.c.owner_id == owner_id,
-        )
+_delete_traits = Statement(
+    lambda conn: delete(traits).where(
+        traits.c.workspace_id == bindparam("ws"),
+        traits.c.owner_kind == bindparam("kind"),
+        traits.c.owner_id == bindparam("owner"),
     )
+)
+
+
+def delete_traits(conn: Connection, ws: str, owner_kind: str, owner_id: str) -> None:
+    _delete_traits.run(conn, ws=ws, kind=owner_kind, owner=owner_id)
 
 
 def get_row(conn: Connection, ws: str, contact_id: str) -> Any:
@@ -271,5 +285,12 @@ def get_row(conn: Connection, ws: str, contact_id: str) -> Any:
     ).first()
 
 
+_delete_contact = Statement(
+    lambda conn: delete(contacts).where(
+        contacts.c.workspace_id == bindparam("ws"), contacts.c.id == bindparam("contact_id")
+    )
+)
+
+
 def delete_contact_row(conn: Connection, ws: str, contact_id: str) -> None:
-    conn.execute(delete(contacts).where(contacts.c.workspace_id == ws, contacts.c.id == contact_id))
+    _delete_contact.run(conn, ws=ws, contact_id=contact_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
+T = TypeVar("T")
 JSON_ROWS = "rows"  # the one parameter of a PostgreSQL `insert_rows` statement
 
 
@@ -103,18 +104,18 @@ class Statement:
         return found
 
     def rows(self, conn: Connection, **params: Any) -> list[Any]:
-        return list(self._cursor(conn, params).fetchall())
+        return list(self._execute(conn, params, lambda cursor: cursor.fetchall()))
 
     def first(self, conn: Connection, **params: Any) -> Any:
-        return self._cursor(conn, params).fetchone()
+        return self._execute(conn, params, lambda cursor: cursor.fetchone())
 
     def scalar(self, conn: Connection, **params: Any) -> Any:
-        row = self._cursor(conn, params).fetchone()
+        row = self.first(conn, **params)
         return row[0] if row is not None else None
 
-    def run(self, conn: Connection, **params: Any) -> int:
-        """Execute; returns the number of rows the statement changed."""
-        return int(self._cursor(conn, params).rowcount)
+    def run(self, conn: Connection, **params: Any) -> None:
+        """Execute, for its effect."""
+        self._execute(conn, params, _ignore)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute for every row; a statement built by `insert_rows` runs once on PostgreSQL,
@@ -123,28 +124,36 @@ class Statement:
             return
         compiled = self.compiled(conn)
         if compiled.names == (JSON_ROWS,):
-            _execute(conn, compiled.sql, {JSON_ROWS: _json.encode(rows).decode()})
+            _execute(conn, compiled.sql, {JSON_ROWS: _json.encode(rows).decode()}, read=_ignore)
         else:
-            _execute(conn, compiled.sql, [compiled.params(r) for r in rows], many=True)
+            params = [compiled.params(r) for r in rows]
+            _execute(conn, compiled.sql, params, read=_ignore, many=True)
 
-    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+    def _execute(self, conn: Connection, params: Mapping[str, Any], read: Callable[[Any], T]) -> T:
         compiled = self.compiled(conn)
-        return _execute(conn, compiled.sql, compiled.params(params))
+        return _execute(conn, compiled.sql, compiled.params(params), read=read)
 
 
 _json = msgspec.json.Encoder()
 
 
-def _execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+def _execute(
+    conn: Connection, sql: str, params: Any, *, read: Callable[[Any], T], many: bool = False
+) -> T:
     """Run on the DBAPI connection under `conn`, inside the transaction `conn` began (or begins
-    now, as SQLAlchemy would on its first statement)."""
+    now, as SQLAlchemy would on its first statement), and `read` the cursor."""
     raw = _driver(conn)
     with _translated_errors(conn, raw, sql):
         if many:
             cursor = raw.cursor()
             cursor.executemany(sql, params)
-            return cursor
-        return raw.execute(sql, params)
+        else:
+            cursor = raw.execute(sql, params)
+        return read(cursor)
+
+
+def _ignore(cursor: Any) -> None:
+    return None
 
 
 def _driver(conn: Connection) -> Any:
@@ -176,19 +185,6 @@ def _translated_errors(conn: Connection, raw: Any, sql: str) -> Iterator[None]:
         ) from exc
 
 
-@contextlib.contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
-    """Statements in the block that nobody reads a result of are sent without waiting for
-    their answer: on PostgreSQL (psycopg's pipeline mode) the block's writes share one round
-    trip with the next read or the block's end; SQLite has no round trips to save."""
-    if conn.dialect.name != "postgresql":
-        yield
-        return
-    raw = _driver(conn)
-    with _translated_errors(conn, raw, "(pipeline)"), raw.pipeline():
-        yield
-
-
 def placeholder(conn: Connection) -> str:
     """The DBAPI's positional placeholder (sqlite3: qmark; psycopg: format)."""
     return "?" if conn.dialect.name == "sqlite" else "%s"
@@ -201,27 +197,35 @@ def select_in(
     `column` against `values`, through the DBAPI: a batch looks up many keys at once on the
     hot path. PostgreSQL gets one array parameter (`= ANY`): a long IN list of parameters gets
     a generic plan once psycopg prepares the statement, and that plan scans the whole table."""
-    return [row for cursor in _in(conn, template, leading, column, values) for row in cursor]
+    found = _in(conn, template, leading, column, values, read=lambda cursor: cursor.fetchall())
+    return [row for rows in found for row in rows]
 
 
 def execute_in(
     conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[Any]
-) -> int:
-    """`select_in` for a statement that returns nothing; returns the rows it changed."""
-    return sum(int(cursor.rowcount) for cursor in _in(conn, template, leading, column, values))
+) -> None:
+    """`select_in` for a statement run for its effect."""
+    for _ in _in(conn, template, leading, column, values, read=_ignore):
+        pass
 
 
 def _in(
-    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[Any]
+    conn: Connection,
+    template: str,
+    leading: Sequence[Any],
+    column: str,
+    values: Sequence[Any],
+    *,
+    read: Callable[[Any], Any],
 ) -> Iterator[Any]:
     ph = placeholder(conn)
     if not values:
         return
     if conn.dialect.name == "postgresql":
         sql = template.format(ph=ph, match=f"{column} = ANY({ph})")
-        yield _execute(conn, sql, (*leading, list(values)))
+        yield _execute(conn, sql, (*leading, list(values)), read=read)
         return
     for start in range(0, len(values), 500):
         chunk = list(values[start : start + 500])
         sql = template.format(ph=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
-        yield _execute(conn, sql, (*leading, *chunk))
+        yield _execute(conn, sql, (*leading, *chunk), read=read)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
     bindparam,
     func,
@@ -94,6 +95,26 @@ def attribute_raced(conn: Connection, ws: str, *, since: int) -> int:
     return int(result.rowcount)
 
 
+_close_page_view = Statement(
+    lambda conn: (
+        update(events)
+        .where(
+            events.c.workspace_id == bindparam("ws"),
+            events.c.message_id == bindparam("message_id"),
+            events.c.type == "page",
+        )
+        .values(
+            duration_ms=func.coalesce(
+                bindparam("duration_ms", type_=Integer), events.c.duration_ms
+            ),
+            scroll_depth=func.coalesce(
+                bindparam("scroll_depth", type_=Integer), events.c.scroll_depth
+            ),
+        )
+    )
+)
+
+
 def close_page_view(
     conn: Connection,
     ws: str,
@@ -101,21 +122,14 @@ def close_page_view(
     duration_ms: int | None,
     scroll_depth: int | None,
 ) -> None:
-    """Attach a page_leave's measurements to the page view it ends."""
-    values: dict[str, int] = {}
-    if duration_ms is not None:
-        values["duration_ms"] = duration_ms
-    if scroll_depth is not None:
-        values["scroll_depth"] = scroll_depth
-    if values:
-        conn.execute(
-            update(events)
-            .where(
-                events.c.workspace_id == ws,
-                events.c.message_id == page_message_id,
-                events.c.type == "page",
-            )
-            .values(**values)
+    """Attach a page_leave's measurements (those it has) to the page view it ends."""
+    if duration_ms is not None or scroll_depth is not None:
+        _close_page_view.run(
+            conn,
+            ws=ws,
+            message_id=page_message_id,
+            duration_ms=duration_ms,
+            scroll_depth=scroll_depth,
         )
 
 

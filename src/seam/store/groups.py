@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
-from seam.store.dialect import insert
+from seam.store.dialect import Statement, insert
 from seam.store.tables import companies, memberships
+
+_ensure_company = Statement(
+    lambda conn: (
+        insert(conn, companies)
+        .values(
+            workspace_id=bindparam("ws"),
+            group_id=bindparam("group_id"),
+            created_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing()
+    )
+)
+_add_member = Statement(
+    lambda conn: (
+        insert(conn, memberships)
+        .values(
+            workspace_id=bindparam("ws"),
+            group_id=bindparam("group_id"),
+            member_kind=bindparam("kind"),
+            member_id=bindparam("member_id"),
+            created_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing()
+    )
+)
 
 
 def ensure_company(conn: Connection, ws: str, group_id: str, now: int) -> None:
-    conn.execute(
-        insert(conn, companies)
-        .values(workspace_id=ws, group_id=group_id, created_at=now)
-        .on_conflict_do_nothing()
-    )
+    _ensure_company.run(conn, ws=ws, group_id=group_id, now=now)
 
 
 def add_member(
     conn: Connection, ws: str, group_id: str, member_kind: str, member_id: str, now: int
 ) -> None:
-    conn.execute(
-        insert(conn, memberships)
-        .values(
-            workspace_id=ws,
-            group_id=group_id,
-            member_kind=member_kind,
-            member_id=member_id,
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-    )
+    _add_member.run(conn, ws=ws, group_id=group_id, kind=member_kind, member_id=member_id, now=now)
 
 
 def groups_of(conn: Connection, ws: str, member_kind: str, member_id: str) -> list[str]:

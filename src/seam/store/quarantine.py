@@ -6,19 +6,23 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from seam.store.dialect import Statement, insert_rows
 from seam.store.tables import quarantine
 
 PAYLOAD_LIMIT = 4096
+_insert = Statement(
+    lambda conn: insert_rows(
+        conn, quarantine, [c.name for c in quarantine.columns if c.name != "id"]
+    )
+)
 
 
 def keep(
     conn: Connection, ws: str, rows: list[tuple[str, str, bytes]], *, at: int, key_id: str | None
 ) -> None:
     """rows: (code, message, raw payload); only the first 4 KB of each payload is kept."""
-    if not rows:
-        return
-    conn.execute(
-        quarantine.insert(),
+    _insert.run_many(
+        conn,
         [
             {
                 "workspace_id": ws,

@@ -25,6 +25,7 @@ from seam.api.envelope import (
     unexpected_error,
     unstorable_value,
 )
+from seam.api.fast_path import IngestFastPath
 from seam.api.state import AppState
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
@@ -85,8 +86,12 @@ def _tune_garbage_collector() -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    db = open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    state = AppState(settings=settings, db=db, writer=Writer(db))
+    db = open_database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        write_transactions=settings.write_transactions,
+    )
+    state = AppState(settings=settings, db=db, writer=Writer(db, settings.write_transactions))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -140,6 +145,6 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> IngestFastPath:
     """The factory `seam serve` hands to uvicorn (each worker process builds its own app)."""
-    return create_app(Settings.from_env())
+    return IngestFastPath(create_app(Settings.from_env()))

@@ -1,15 +1,21 @@
 """Group commit: concurrent requests share one transaction and are acknowledged after it.
 
-Each process has one writer thread. Requests append their validated messages to a queue and
-wait; the writer drains everything queued, applies it in one transaction, commits, and only then
-resolves the requests' futures, so a 2xx always means durably committed. If a combined
-transaction fails, each request is retried alone so one bad request cannot fail its neighbours.
+Requests append their validated messages to a queue and wait; a free writer drains everything
+queued, applies it in one transaction, commits, and only then resolves the requests' futures,
+so a 2xx always means durably committed. If a combined transaction fails, each request is
+retried alone so one bad request cannot fail its neighbours.
+
+SQLite has one writer (the database takes one write transaction at a time). PostgreSQL has
+several: a transaction spends most of its time waiting for the server, and several Seam
+processes run concurrent transactions on one database anyway, which every invariant (enforced
+by the database) already allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,24 +53,37 @@ class WriterStats:
     messages: int = 0
     commit_seconds_total: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # writers are threads
+
+    def record(self, size: int, seconds: float) -> None:
+        with self.lock:
+            self.transactions += 1
+            self.messages += size
+            self.commit_seconds_total += seconds
+            self.batch_sizes.append(size)
+            if len(self.batch_sizes) > 1000:
+                del self.batch_sizes[:500]
 
 
 class Writer:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, transactions: int = 1) -> None:
+        """`transactions`: how many may be open at once (always 1 on SQLite)."""
         self.db = db
+        self.transactions = 1 if db.is_sqlite else max(1, transactions)
         self._queue: deque[Job] = deque()
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="seam-writer")
-        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(self.transactions, thread_name_prefix="seam-writer")
+        self._tasks: list[asyncio.Task[None]] = []
         self.stats = WriterStats()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()) for _ in range(self.transactions)]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
     async def submit(self, job: Job) -> list[IdentifyOutcome | None]:
@@ -92,18 +111,18 @@ class Writer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                jobs = self._take()
-                try:
-                    results = await loop.run_in_executor(self._executor, self._commit, jobs)
-                except Exception:
-                    await self._commit_one_by_one(jobs)
-                    continue
-                for job, result in zip(jobs, results, strict=True):
-                    if job.future and not job.future.done():
-                        job.future.set_result(result)
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            jobs = self._take()
+            try:
+                results = await loop.run_in_executor(self._executor, self._commit, jobs)
+            except Exception:
+                await self._commit_one_by_one(jobs)
+                continue
+            for job, result in zip(jobs, results, strict=True):
+                if job.future and not job.future.done():
+                    job.future.set_result(result)
 
     def _take(self) -> list[Job]:
         taken: list[Job] = []
@@ -147,13 +166,7 @@ class Writer:
             return results
 
         results = self._transaction(work)
-        size = sum(len(job.messages) for job in jobs)
-        self.stats.transactions += 1
-        self.stats.messages += size
-        self.stats.commit_seconds_total += (now_us() - started) / 1e6
-        self.stats.batch_sizes.append(size)
-        if len(self.stats.batch_sizes) > 1000:
-            del self.stats.batch_sizes[:500]
+        self.stats.record(sum(len(job.messages) for job in jobs), (now_us() - started) / 1e6)
         return results
 
 

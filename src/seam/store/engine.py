@@ -77,7 +77,9 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 
-def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
+def open_database(
+    url: str, *, sqlite_synchronous: str = "FULL", write_transactions: int = 4
+) -> Database:
     url = normalize_url(url)
     if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {SQLITE_SYNCHRONOUS}")
@@ -93,7 +95,10 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     # No server-side prepared statements: a generic plan cached while a table was small (a
     # sequential scan) outlives the table's growth and turns batch lookups into full scans.
     no_prepare = {"prepare_threshold": None}
-    writer = create_engine(url, pool_size=4, max_overflow=4, connect_args=no_prepare)
+    # The ingest writers, plus admin operations, the enrichment pass and statistics.
+    writer = create_engine(
+        url, pool_size=write_transactions + 2, max_overflow=4, connect_args=no_prepare
+    )
     reader = create_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=no_prepare
     )

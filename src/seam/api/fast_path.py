@@ -1,0 +1,59 @@
+"""The Segment ingest endpoints, served in front of Starlette's middleware and router.
+
+Every POST to /v1/identify|track|page|screen|group|alias|batch|import goes straight to its
+handler; everything else, and the lifespan, goes to the Starlette application. On one core
+Starlette's error middlewares, router and endpoint wrapper cost ~55 µs of the ~310 µs a
+single-event ingest request took (CPU time measured A/B under wrk), and these endpoints are the
+ones a site calls for every page view. The handlers, the error envelope and the exception
+handlers are the application's own, so an answer is byte for byte what the router would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from . import ingest
+
+Handler = Callable[[Request], Awaitable[Response]]
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class IngestFastPath:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._handlers: dict[str, Handler] = ingest.handlers()
+        self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {
+            kind: handler
+            for kind, handler in app.exception_handlers.items()
+            if isinstance(kind, type)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            handler = self._handlers.get(scope["path"])
+            if handler is not None:
+                await self._serve(handler, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.app
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = await self._exception_handler(exc)(request, exc)
+        await response(scope, receive, send)
+
+    def _exception_handler(self, exc: Exception) -> ExceptionHandler:
+        """The application's handler for the most specific class of `exc`, as Starlette picks
+        it (it has one for `Exception`, so there always is one)."""
+        for kind in type(exc).__mro__:
+            if kind in self._exception_handlers:
+                return self._exception_handlers[kind]
+        raise exc

@@ -13,7 +13,8 @@ from bench.results import BackendResult, Figure
 from bench.scratch import scratch_pg_database
 from bench.wrk_driver import WrkResult, run_wrk
 
-TRIVIAL = "trivial endpoint (req/s)"
+TRIVIAL = "trivial endpoint, Starlette (req/s)"
+TRIVIAL_ASGI = "trivial endpoint, bare ASGI (req/s)"
 RAW_SQLITE = "raw inserts, executemany (rows/s)"
 # Seam's SQLite default is synchronous=FULL (durable acknowledgements); shown for context.
 RAW_SQLITE_FULL = "raw inserts, executemany, sync=FULL (rows/s)"
@@ -21,16 +22,17 @@ RAW_COPY = "raw inserts, COPY (rows/s)"
 RAW_EXECUTEMANY = "raw inserts, executemany (rows/s)"
 
 
-def trivial_endpoint(profile: Profile, workdir: Path) -> WrkResult:
-    """wrk against bench.trivial_app (Starlette + msgspec, uvicorn uvloop/httptools, 1 worker)."""
+def trivial_endpoint(profile: Profile, workdir: Path, module: str) -> WrkResult:
+    """wrk against `module` (bench.trivial_app: Starlette + msgspec; bench.trivial_asgi: the
+    same without Starlette), uvicorn uvloop/httptools, 1 worker."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "uvicorn", "bench.trivial_app:app",
+        sys.executable, "-m", "uvicorn", f"{module}:app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    with server(cmd, port=port, log=workdir / "trivial.log"):
+    with server(cmd, port=port, log=workdir / f"{module}.log"):
         load = functools.partial(
             run_wrk,
             url,
@@ -48,9 +50,10 @@ def measure(
     backend: str, profile: Profile, workdir: Path, pg_server: str, out: BackendResult
 ) -> None:
     """Add the ceiling figures of `backend` to `out`."""
-    trivial = trivial_endpoint(profile, workdir)
-    out.add(Figure(backend, TRIVIAL, trivial.ok_per_second, "req/s", is_ceiling=True))
-    out.notes.append(f"trivial endpoint: {trivial.describe()}")
+    for name, module in ((TRIVIAL, "bench.trivial_app"), (TRIVIAL_ASGI, "bench.trivial_asgi")):
+        trivial = trivial_endpoint(profile, workdir, module)
+        out.add(Figure(backend, name, trivial.ok_per_second, "req/s", is_ceiling=True))
+        out.notes.append(f"{name.removesuffix(' (req/s)')}: {trivial.describe()}")
     if backend == "sqlite":
         for synchronous, name in (("NORMAL", RAW_SQLITE), ("FULL", RAW_SQLITE_FULL)):
             path = workdir / f"raw-{synchronous.lower()}.db"

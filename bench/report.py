@@ -130,13 +130,16 @@ def write_markdown(
         "Server side pinned to core 0 (`taskset -c 0`), load generators and this harness on "
         "core 1. PostgreSQL's own processes are not pinned.",
         "",
-        "- trivial endpoint: `uvicorn bench.trivial_app:app --workers 1 --loop uvloop "
-        "--http httptools` (Starlette + msgspec Struct decode), "
+        "- trivial endpoints: `uvicorn bench.trivial_app:app --workers 1 --loop uvloop "
+        "--http httptools` (Starlette + msgspec Struct decode, the GUIDE's ceiling) and the same "
+        "with `bench.trivial_asgi:app` (a bare ASGI function decoding the same Struct: Seam "
+        "serves its ingest endpoints in front of Starlette, so this is the floor of its own "
+        "stack and the ratio that counts for single-event ingest), each "
         f"`wrk -t{profile.wrk_threads} -c{profile.wrk_connections} -d{profile.wrk_seconds}s "
         "-s bench/wrk/ingest.lua URL -- track …` after a "
         f"{profile.wrk_warmup_seconds} s warm-up.",
         f"- raw inserts: {profile.raw_rows:,} rows into the real `events` table "
-        "(`seam.store.tables`, unique (workspace_id, message_id) + 4 indexes), random UUID "
+        "(`seam.store.tables`, unique (workspace_id, message_id) + 5 indexes), random UUID "
         "message ids, 500-row transactions; SQLite WAL + synchronous=NORMAL with `executemany` "
         "(and synchronous=FULL, Seam's SQLite default, for context); "
         "PostgreSQL with psycopg `COPY` and `executemany`, each on a fresh table.",

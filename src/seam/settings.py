@@ -29,7 +29,7 @@ class Settings:
     # loss (not a crash of Seam) for speed.
     sqlite_synchronous: str = "FULL"
     # PostgreSQL: write transactions one process keeps open at once (SQLite takes one).
-    write_transactions: int = 4
+    write_transactions: int = 2
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -41,7 +41,7 @@ class Settings:
             "demo": os.environ.get("SEAM_DEMO", "") in ("1", "true", "on"),
             "rate_limit_per_second": int(_float("SEAM_RATE_LIMIT", 1000)),
             "sqlite_synchronous": os.environ.get("SEAM_SQLITE_SYNCHRONOUS", "FULL").upper(),
-            "write_transactions": int(_float("SEAM_WRITE_TRANSACTIONS", 4)),
+            "write_transactions": int(_float("SEAM_WRITE_TRANSACTIONS", 2)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

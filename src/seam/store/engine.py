@@ -78,7 +78,7 @@ SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
 
 
 def open_database(
-    url: str, *, sqlite_synchronous: str = "FULL", write_transactions: int = 4
+    url: str, *, sqlite_synchronous: str = "FULL", write_transactions: int = 2
 ) -> Database:
     url = normalize_url(url)
     if sqlite_synchronous not in SQLITE_SYNCHRONOUS:

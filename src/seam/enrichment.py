@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from seam.clock import now_us
-from seam.store import events, workspaces
+from seam.store import events, visitors, workspaces
 
 RECENT_WINDOW_US = 15 * 60 * 1_000_000
 
@@ -20,7 +20,7 @@ RECENT_WINDOW_US = 15 * 60 * 1_000_000
 def enrich(conn: Connection, *, since: int | None) -> int:
     """Attribute what can be attributed; returns how many events were attributed."""
     return sum(
-        events.attribute_raced(conn, ws.id, since=since or 0)
+        events.attribute_raced(conn, ws.id, visitors.bound_since(conn, ws.id, since or 0))
         for ws in workspaces.list_workspaces(conn)
     )
 

@@ -1,5 +1,6 @@
-"""Invariants hold across processes: two `seam serve` processes on one PostgreSQL database,
-hammered concurrently, bind a device once and create one contact per external id."""
+"""Invariants hold across processes and transactions: two `seam serve` processes on one
+PostgreSQL database, hammered concurrently, bind a device once and create one contact per
+external id; a transaction that read a device before another bound it decides again."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ import httpx
 import pytest
 
 from e2e.support import free_port
+from seam.clock import now_us
+from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
+from seam.ingest.message import Message, validate
+from seam.store import audit, workspaces
+from seam.store.engine import open_database
+from seam.store.migrations import migrate
 
 pytestmark = pytest.mark.postgres
 
@@ -113,3 +120,58 @@ def test_racing_identifies_of_one_external_id_create_one_contact(
     assert len(found) == 1
     contact = httpx.get(f"{urls[1]}/v1/contacts/{found[0]['id']}", auth=(secret, "")).json()
     assert len(contact["data"]["anonymous_ids"]) == 60
+
+
+def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: str) -> None:
+    """A transaction read the device as free; before it binds it, another one binds it to the
+    same contact and commits. The late one must see that it did not make the binding: one
+    `visitor_bound` in the audit, and it reports no events linked."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "stale-read")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+
+    def identify() -> Message:
+        message = validate(
+            {"type": "identify", "userId": "usr-same", "anonymousId": "dev-same"},
+            received_at=now_us(),
+        )
+        assert isinstance(message, Message)
+        return message
+
+    with db.writer.begin() as setup:  # the device's one anonymous page and the contact
+        first = Ingestion(setup, now_us())
+        page = validate({"type": "page", "anonymousId": "dev-same"}, received_at=now_us())
+        assert isinstance(page, Message)
+        first.prefetch([(caller, [page])])
+        first.apply(caller, page)
+        first.finish()
+    late_conn = db.writer.connect()
+    late_tx = late_conn.begin()
+    late = Ingestion(late_conn, now_us())
+    late_message = identify()
+    late.prefetch([(caller, [late_message])])  # reads the device as free
+    with db.writer.begin() as conn:
+        early = Ingestion(conn, now_us())
+        early_message = identify()
+        early.prefetch([(caller, [early_message])])
+        won = early.apply(caller, early_message)
+        early.finish()
+    outcome = late.apply(caller, late_message)
+    late.finish()
+    late_tx.commit()
+    late_conn.close()
+
+    assert isinstance(won, IdentifyOutcome) and won.events_linked == 1
+    assert isinstance(outcome, IdentifyOutcome)
+    assert (outcome.contact_id, outcome.visitor_bound, outcome.events_linked) == (
+        won.contact_id,
+        True,
+        0,
+    )
+    with db.reader.connect() as conn:
+        bound = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bound")
+        refused = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bind_refused")
+    assert (len(bound), len(refused)) == (1, 0)
+    db.dispose()

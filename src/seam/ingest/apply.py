@@ -439,11 +439,14 @@ class Ingestion:
         ws = caller.workspace.id
         outcome = bind_device(self._binding(ws, anonymous_id), contact_id)
         if outcome is BindOutcome.BOUND:
-            winner = visitors.bind(
+            winner, bound_here = visitors.bind(
                 self.conn, ws, anonymous_id, contact_id, now=self.now, via=via, trust=int(trust)
             )
             self._bindings[(ws, anonymous_id)] = winner
-            if winner == contact_id:
+            if not bound_here:
+                # Another transaction bound the device first: decide against its choice.
+                outcome = bind_device(winner, contact_id)
+            else:
                 self._audit(
                     caller,
                     AuditEntry(
@@ -455,8 +458,6 @@ class Ingestion:
                     ),
                 )
                 self._adopt_held_traits(caller, anonymous_id, contact_id)
-            else:
-                outcome = BindOutcome.REFUSED
         if outcome is BindOutcome.REFUSED:
             self._audit(
                 caller,

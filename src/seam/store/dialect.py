@@ -117,17 +117,17 @@ class Statement:
         """Execute, for its effect."""
         self._execute(conn, params, _ignore)
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Execute for every row; a statement built by `insert_rows` runs once on PostgreSQL,
-        with the rows as one JSON array."""
+        with the rows as one JSON array. Returns how many rows the executions changed."""
         if not rows:
-            return
+            return 0
         compiled = self.compiled(conn)
         if compiled.names == (JSON_ROWS,):
-            _execute(conn, compiled.sql, {JSON_ROWS: _json.encode(rows).decode()}, read=_ignore)
-        else:
-            params = [compiled.params(r) for r in rows]
-            _execute(conn, compiled.sql, params, read=_ignore, many=True)
+            json_rows = {JSON_ROWS: _json.encode(rows).decode()}
+            return _execute(conn, compiled.sql, json_rows, read=_changed)
+        params = [compiled.params(r) for r in rows]
+        return _execute(conn, compiled.sql, params, read=_changed, many=True)
 
     def _execute(self, conn: Connection, params: Mapping[str, Any], read: Callable[[Any], T]) -> T:
         compiled = self.compiled(conn)
@@ -154,6 +154,10 @@ def _execute(
 
 def _ignore(cursor: Any) -> None:
     return None
+
+
+def _changed(cursor: Any) -> int:
+    return int(cursor.rowcount)
 
 
 def _driver(conn: Connection) -> Any:

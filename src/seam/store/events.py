@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from seam.identity.attribution import attribute_through_device
 from seam.store.dialect import Statement, insert_rows
 from seam.store.tables import events, visitors
+from seam.store.visitors import Binding
 
 # Attributions where the event itself named its contact; a device move leaves them in place.
 NAMED_VIAS = ("user_id", "cookie")
@@ -70,29 +71,39 @@ def count_unattributed(conn: Connection, ws: str, anonymous_id: str) -> int:
     return int(_unattributed.scalar(conn, ws=ws, anonymous_id=anonymous_id))
 
 
-def attribute_raced(conn: Connection, ws: str, *, since: int) -> int:
-    """Store the attribution of the events that raced a binding made at or after `since`:
-    events of a bound device still stored without a contact although they arrived after the
-    binding (they read it as free; `attribute_through_device` says the same of them until
-    then). Returns how many (the enrichment pass)."""
-    raced = and_(
-        visitors.c.workspace_id == ws,
-        events.c.workspace_id == ws,
-        visitors.c.workspace_id == events.c.workspace_id,
-        visitors.c.anonymous_id == events.c.anonymous_id,
-        visitors.c.contact_id.is_not(None),
-        visitors.c.bound_at >= since,
-        events.c.contact_id.is_(None),
-        events.c.received_at > visitors.c.bound_at,
-    )
-    result = conn.execute(
+_attribute_raced = Statement(
+    lambda conn: (
         update(events)
-        .where(raced)
+        .where(
+            events.c.workspace_id == bindparam("ws"),
+            events.c.anonymous_id == bindparam("anonymous_id"),
+            events.c.contact_id.is_(None),
+            events.c.received_at > bindparam("bound_at"),
+        )
         .values(
-            contact_id=visitors.c.contact_id, via="enrichment", attributed_at=events.c.received_at
+            contact_id=bindparam("contact_id"), via="enrichment", attributed_at=events.c.received_at
         )
     )
-    return int(result.rowcount)
+)
+
+
+def attribute_raced(conn: Connection, ws: str, bindings: Sequence[Binding]) -> int:
+    """Store the attribution of the events that raced these bindings: events of the device
+    still stored without a contact although they arrived after the binding (they read it as
+    free; `attribute_through_device` says the same of them until then). One index range per
+    device, holding just those events. Returns how many were attributed."""
+    return _attribute_raced.run_many(
+        conn,
+        [
+            {
+                "ws": ws,
+                "anonymous_id": b.anonymous_id,
+                "contact_id": b.contact_id,
+                "bound_at": b.bound_at,
+            }
+            for b in bindings
+        ],
+    )
 
 
 _close_page_view = Statement(

@@ -152,18 +152,18 @@ events = Table(
         sqlite_where=text("contact_id IS NOT NULL"),
         postgresql_where=text("contact_id IS NOT NULL"),
     ),
-    # Events stored without a contact, by device: they belong to whoever the device is bound
-    # to (see store/events.py). A binding counts them, a contact's timeline pages through
-    # them, and the enrichment pass finds the ones that arrived after the binding, all from
-    # this index alone (the always-NULL contact_id is in it because SQLite reads a partial
+    # Events stored without a contact, by device and arrival: they belong to whoever the device
+    # is bound to (see store/events.py). A binding counts them, a contact's timeline reads
+    # them, and the enrichment pass finds just the ones that arrived after the binding, all
+    # from this index alone (the always-NULL contact_id is in it because SQLite reads a partial
     # index without the table only if it holds every column a query names).
     Index(
         "ix_events_unattributed",
         "workspace_id",
         "anonymous_id",
+        "received_at",
         "timestamp",
         "id",
-        "received_at",
         "contact_id",
         sqlite_where=text("contact_id IS NULL"),
         postgresql_where=text("contact_id IS NULL"),

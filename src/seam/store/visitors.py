@@ -123,17 +123,18 @@ _binding = Statement(
 
 def bind(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, now: int, via: str, trust: int
-) -> str:
-    """Bind the visitor if it is free (creating it if new); returns whoever it is bound to
-    afterwards.
+) -> tuple[str, bool]:
+    """Bind the visitor if it is free (creating it if new). Returns whoever it is bound to
+    afterwards, and whether this call bound it.
 
     The conditional upsert is the one-device-one-contact invariant: of two racing binders only
-    one can see `contact_id IS NULL` (it gets the row back); the other reads the winner.
+    one can see `contact_id IS NULL` (it gets the row back); the other reads the winner, which
+    may be the same contact (two requests of one person).
     """
     key = {"ws": ws, "anonymous_id": anonymous_id}
     if _bind.first(conn, **key, contact_id=contact_id, now=now, via=via, trust=trust) is not None:
-        return contact_id
-    return str(_binding.scalar(conn, **key))
+        return contact_id, True
+    return str(_binding.scalar(conn, **key)), False
 
 
 def move(
@@ -154,6 +155,27 @@ def reassign_contact(conn: Connection, ws: str, from_contact: str, to_contact: s
         .where(visitors.c.workspace_id == ws, visitors.c.contact_id == from_contact)
         .values(contact_id=to_contact)
     )
+
+
+@dataclass(frozen=True)
+class Binding:
+    anonymous_id: str
+    contact_id: str
+    bound_at: int
+
+
+_bound_since = Statement(
+    lambda conn: select(visitors.c.anonymous_id, visitors.c.contact_id, visitors.c.bound_at).where(
+        visitors.c.workspace_id == bindparam("ws"),
+        visitors.c.bound_at >= bindparam("since"),
+        visitors.c.contact_id.is_not(None),
+    )
+)
+
+
+def bound_since(conn: Connection, ws: str, since: int) -> list[Binding]:
+    """The workspace's visitors bound at or after `since` (the bound_at index)."""
+    return [Binding(*row) for row in _bound_since.rows(conn, ws=ws, since=since)]
 
 
 def get(conn: Connection, ws: str, anonymous_id: str) -> Any:

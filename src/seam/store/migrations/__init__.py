@@ -40,9 +40,9 @@ def _unattributed_index(conn: Connection) -> None:
 
 def _unattributed_timeline_index(conn: Connection) -> None:
     """Events stored without a contact are no longer rewritten when their device is bound:
-    contact timelines page through them by (timestamp, id), and the enrichment pass checks
-    their arrival, from the index alone. Existing rows need nothing: an attribution already
-    stored in a row stays what it is."""
+    contact timelines read them, and the enrichment pass finds those that arrived after the
+    binding, from the index alone. Existing rows need nothing: an attribution already stored
+    in a row stays what it is."""
     conn.execute(text("DROP INDEX IF EXISTS ix_events_unattributed"))
     _events_index("ix_events_unattributed").create(conn)
 

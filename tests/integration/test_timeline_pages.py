@@ -8,10 +8,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingesting import ingest
 
 from seam.clock import to_iso
-from seam.ingest.apply import Caller, Ingestion
-from seam.ingest.message import Message, validate
+from seam.ingest.apply import Caller
 from seam.store import contacts, workspaces
 from seam.store import events as events_repo
 from seam.store.engine import Database
@@ -19,17 +19,6 @@ from seam.store.events import EventQuery
 
 BASE = 1_800_000_000_000_000
 NOW = BASE + 10_000_000_000
-
-
-def ingest(db: Database, caller: Caller, raw: list[dict[str, Any]]) -> None:
-    with db.writer.begin() as conn:
-        ingestion = Ingestion(conn, NOW)
-        parsed = [validate(r, received_at=NOW) for r in raw]
-        assert all(isinstance(m, Message) for m in parsed)
-        ingestion.prefetch([(caller, parsed)])  # type: ignore[list-item]
-        for m in parsed:
-            ingestion.apply(caller, m)  # type: ignore[arg-type]
-        ingestion.finish()
 
 
 def message(i: int, second: int, kind: str, **ids: str) -> dict[str, Any]:
@@ -103,7 +92,7 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
         ws = workspaces.create_workspace(conn, "timeline")
     caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
     for start in range(0, len(history), 5):  # several transactions
-        ingest(db, caller, history[start : start + 5])
+        ingest(db, caller, history[start : start + 5], now=NOW)
     with db.reader.connect() as conn:
         found = contacts.by_external_ids(conn, ws.id, ["usr-1"])
         if "usr-1" not in found:

@@ -1,0 +1,27 @@
+"""Messages through the write path's unit of work, one transaction, as the writer applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from seam.clock import now_us
+from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
+from seam.ingest.message import Message, validate
+from seam.store.engine import Database
+
+
+def ingest(
+    db: Database, caller: Caller, raw: Sequence[dict[str, Any]], *, now: int | None = None
+) -> list[IdentifyOutcome | None]:
+    """Validate and apply `raw` in one transaction received at `now` (default: the clock)."""
+    at = now_us() if now is None else now
+    with db.writer.begin() as conn:
+        ingestion = Ingestion(conn, at)
+        messages = [validate(r, received_at=at) for r in raw]
+        assert all(isinstance(m, Message) for m in messages), messages
+        valid = [m for m in messages if isinstance(m, Message)]
+        ingestion.prefetch([(caller, valid)])
+        outcomes = [ingestion.apply(caller, m) for m in valid]
+        ingestion.finish()
+    return outcomes

@@ -2,8 +2,10 @@
 
 One `Ingestion` lives for one transaction and may hold messages from many requests and
 workspaces (group commit). It prefetches what the batch will look up, queues plain event rows so
-they go out in one executemany, and flushes them before any back-fill so that events earlier in
-the same batch are linked too. Every identity decision writes its audit row in this transaction.
+they go out in one executemany, and flushes them before a new binding counts the device's
+events, so that events earlier in the same batch are linked too. It remembers what it read or
+wrote (bindings, contacts by external id, traits) for the rest of the transaction. Every
+identity decision writes its audit row in this transaction.
 """
 
 from __future__ import annotations

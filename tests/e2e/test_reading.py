@@ -123,6 +123,13 @@ def test_events_type_filter(workspace: Workspace):
     assert mids(pages) == ["anon-0", "anon-2", "anon-4"]
     tracks = workspace.events(anonymous_id=s["anon"], type="track")
     assert mids(tracks) == ["anon-1", "anon-3", "anon-5"]
+    both = workspace.events(anonymous_id=s["anon"], type="track, page,track")
+    assert mids(both) == [f"anon-{i}" for i in range(6)]
+
+
+def test_events_type_filter_takes_at_most_twenty_types(workspace: Workspace):
+    many = ",".join(f"t{i}" for i in range(21))
+    expect_error(workspace.get("/v1/events", anonymous_id="x", type=many), 400, "invalid_parameter")
 
 
 def test_events_since_until_window(workspace: Workspace):

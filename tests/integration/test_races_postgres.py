@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from e2e.support import free_port
@@ -120,6 +121,37 @@ def test_racing_identifies_of_one_external_id_create_one_contact(
     assert len(found) == 1
     contact = httpx.get(f"{urls[1]}/v1/contacts/{found[0]['id']}", auth=(secret, "")).json()
     assert len(contact["data"]["anonymous_ids"]) == 60
+
+
+def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
+    cluster: tuple[list[str], str], pg_url: str
+) -> None:
+    """PostgreSQL restarted, or a proxy closed idle connections: every pooled connection of
+    both servers is dead. The next requests must still be served (writers retry on a fresh
+    connection, readers ping first), and nothing acknowledged may be lost."""
+    urls, secret = cluster
+
+    def send(url: str, kind: str, body: dict[str, object]) -> dict:
+        r = httpx.post(f"{url}/v1/{kind}", json=body, auth=(secret, ""), timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    send(urls[0], "page", {"anonymousId": "dropped-device", "messageId": "before-drop"})
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert dropped is not None and dropped[0] >= 2
+    send(urls[1], "page", {"anonymousId": "dropped-device", "messageId": "after-drop"})
+    linked = send(urls[0], "identify", {"userId": "dropped-user", "anonymousId": "dropped-device"})
+    assert linked["events_linked"] == 2
+    for url in urls:
+        r = httpx.get(
+            f"{url}/v1/events", params={"anonymous_id": "dropped-device"}, auth=(secret, "")
+        )
+        assert r.status_code == 200, r.text
+        assert {"before-drop", "after-drop"} <= {e["message_id"] for e in r.json()["data"]}
 
 
 def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: str) -> None:

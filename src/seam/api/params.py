@@ -43,6 +43,19 @@ def timestamp(request: Request, name: str) -> int | None:
     return parsed
 
 
+MAX_LIST_ITEMS = 20
+
+
+def text_list(request: Request, name: str) -> tuple[str, ...]:
+    """A comma-separated parameter as its distinct values, in order (at most 20: a query is
+    compiled once per shape, so the shapes a client can ask for stay few)."""
+    values = tuple(dict.fromkeys(v.strip() for v in (text(request, name) or "").split(",")))
+    values = tuple(v for v in values if v)
+    if len(values) > MAX_LIST_ITEMS:
+        raise BadRequest(f"{name} takes at most {MAX_LIST_ITEMS} values", code="invalid_parameter")
+    return values
+
+
 def choice(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
     raw = request.query_params.get(name) or default
     if raw not in allowed:

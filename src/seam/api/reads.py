@@ -40,7 +40,7 @@ async def list_events(request: Request) -> Response:
         anonymous_id=params.text(request, "anonymous_id"),
         session_id=params.text(request, "session_id"),
         identified_only=params.boolean(request, "identified_only") or False,
-        types=tuple(t for t in (params.text(request, "type") or "").split(",") if t),
+        types=params.text_list(request, "type"),
         since=params.timestamp(request, "since"),
         until=params.timestamp(request, "until"),
         descending=params.choice(request, "order", ("desc", "asc"), "desc") == "desc",

@@ -390,7 +390,7 @@ def _contact_page(shape: _Shape, dialect: str) -> Any:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def _find_statement(shape: _Shape) -> Statement:
     def build(conn: Connection) -> Any:
         stmt = select(events, *_DEVICE_COLUMNS)

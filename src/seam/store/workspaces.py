@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from seam.clock import now_us
 from seam.ids import new_id
+from seam.store.dialect import Statement
 from seam.store.jsonb import dumps, loads
 from seam.store.tables import api_keys, workspaces
 
@@ -111,9 +113,20 @@ def create_workspace(
     return found
 
 
+# Every request's key is looked up again once its cache entry expires: compiled once.
+_WorkspaceRow = namedtuple("_WorkspaceRow", [c.name for c in workspaces.columns])  # type: ignore[misc]
+_KeyRow = namedtuple("_KeyRow", [c.name for c in api_keys.columns])  # type: ignore[misc]
+_workspace_by_id = Statement(
+    lambda conn: select(workspaces).where(workspaces.c.id == bindparam("id"))
+)
+_key_by_hash = Statement(
+    lambda conn: select(api_keys).where(api_keys.c.key_hash == bindparam("key_hash"))
+)
+
+
 def get_workspace(conn: Connection, workspace_id: str) -> Workspace | None:
-    row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).first()
-    return _workspace(row) if row else None
+    row = _workspace_by_id.first(conn, id=workspace_id)
+    return _workspace(_WorkspaceRow(*row)) if row else None
 
 
 def find_workspace(conn: Connection, id_or_name: str) -> Workspace | None:
@@ -159,8 +172,8 @@ def create_key(
 
 
 def find_key(conn: Connection, plain: str) -> ApiKey | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(plain))).first()
-    return _key(row) if row else None
+    row = _key_by_hash.first(conn, key_hash=hash_key(plain))
+    return _key(_KeyRow(*row)) if row else None
 
 
 def list_keys(conn: Connection, workspace_id: str) -> list[ApiKey]:

@@ -442,15 +442,18 @@ class Ingestion:
         of the visitor the binding attributed (back-filled)."""
         ws = caller.workspace.id
         outcome = bind_device(self._binding(ws, anonymous_id), contact_id)
+        linked = 0
         if outcome is BindOutcome.BOUND:
-            winner, bound_here = visitors.bind(
+            self._flush()  # events queued earlier in this batch are back-filled too
+            bound = visitors.bind(
                 self.conn, ws, anonymous_id, contact_id, now=self.now, via=via, trust=int(trust)
             )
-            self._bindings[(ws, anonymous_id)] = winner
-            if not bound_here:
+            self._bindings[(ws, anonymous_id)] = bound.contact_id
+            if not bound.bound_here:
                 # Another transaction bound the device first: decide against its choice.
-                outcome = bind_device(winner, contact_id)
+                outcome = bind_device(bound.contact_id, contact_id)
             else:
+                linked = bound.events_linked
                 self._audit(
                     caller,
                     AuditEntry(
@@ -461,7 +464,8 @@ class Ingestion:
                         reason=via,
                     ),
                 )
-                self._adopt_held_traits(caller, anonymous_id, contact_id)
+                if bound.holds_traits:
+                    self._adopt_held_traits(caller, anonymous_id, contact_id)
         if outcome is BindOutcome.REFUSED:
             self._audit(
                 caller,
@@ -475,10 +479,7 @@ class Ingestion:
                 ),
             )
             return outcome, 0
-        if outcome is BindOutcome.ALREADY_BOUND:
-            return outcome, 0
-        self._flush()  # events queued earlier in this batch are back-filled too
-        return outcome, events.count_unattributed(self.conn, ws, anonymous_id)
+        return outcome, linked
 
     def _load_traits(self, ws: str, kind: str, owner: str) -> dict[str, TraitValue]:
         key = (ws, kind, owner)

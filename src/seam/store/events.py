@@ -49,28 +49,6 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     _insert_events.run_many(conn, rows)
 
 
-_unattributed = Statement(
-    lambda conn: (
-        select(func.count())
-        .select_from(events)
-        .where(
-            events.c.workspace_id == bindparam("ws"),
-            events.c.anonymous_id == bindparam("anonymous_id"),
-            events.c.contact_id.is_(None),
-        )
-    )
-)
-
-
-def count_unattributed(conn: Connection, ws: str, anonymous_id: str) -> int:
-    """How many of the visitor's events are stored without a contact: what binding it links.
-
-    A binding back-fills by being made, not by rewriting these rows (see
-    `identity.attribution.attribute_through_device`); the count reads the partial index only.
-    """
-    return int(_unattributed.scalar(conn, ws=ws, anonymous_id=anonymous_id))
-
-
 _attribute_raced = Statement(
     lambda conn: (
         update(events)

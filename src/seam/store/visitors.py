@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select, update
+from sqlalchemy import ClauseElement, Connection, bindparam, func, literal_column, select, update
 
 from seam.store.dialect import (
     Statement,
@@ -16,7 +16,7 @@ from seam.store.dialect import (
     least,
     select_in,
 )
-from seam.store.tables import visitors
+from seam.store.tables import events, traits, visitors
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,29 @@ def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) 
 
 
 def _build_bind(conn: Connection) -> ClauseElement:
+    ws: Any = bindparam("ws")
+    anonymous_id: Any = bindparam("anonymous_id")
+    # What the binding takes over, read in the same statement: the device's events stored
+    # without a contact (it back-fills them by being made, see store/events.py) and whether
+    # an anonymous identify left traits on it to adopt.
+    unattributed = (
+        select(func.count())
+        .select_from(events)
+        .where(
+            events.c.workspace_id == ws,
+            events.c.anonymous_id == anonymous_id,
+            events.c.contact_id.is_(None),
+        )
+    )
+    held = (
+        select(func.count())
+        .select_from(traits)
+        .where(
+            traits.c.workspace_id == ws,
+            traits.c.owner_kind == "visitor",
+            traits.c.owner_id == anonymous_id,
+        )
+    )
     stmt = insert(conn, visitors).values(
         workspace_id=bindparam("ws"),
         anonymous_id=bindparam("anonymous_id"),
@@ -108,7 +131,7 @@ def _build_bind(conn: Connection) -> ClauseElement:
             "bound_trust": stmt.excluded.bound_trust,
         },
         where=visitors.c.contact_id.is_(None),
-    ).returning(visitors.c.contact_id)
+    ).returning(visitors.c.contact_id, unattributed.scalar_subquery(), held.scalar_subquery())
     return upsert
 
 
@@ -121,20 +144,28 @@ _binding = Statement(
 )
 
 
+@dataclass(frozen=True)
+class BindResult:
+    contact_id: str  # whoever the visitor is bound to now
+    bound_here: bool  # this call made the binding
+    events_linked: int = 0  # the visitor's events stored without a contact, now the contact's
+    holds_traits: bool = False  # an anonymous identify left traits on the visitor
+
+
 def bind(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, now: int, via: str, trust: int
-) -> tuple[str, bool]:
-    """Bind the visitor if it is free (creating it if new). Returns whoever it is bound to
-    afterwards, and whether this call bound it.
+) -> BindResult:
+    """Bind the visitor if it is free (creating it if new).
 
     The conditional upsert is the one-device-one-contact invariant: of two racing binders only
     one can see `contact_id IS NULL` (it gets the row back); the other reads the winner, which
     may be the same contact (two requests of one person).
     """
     key = {"ws": ws, "anonymous_id": anonymous_id}
-    if _bind.first(conn, **key, contact_id=contact_id, now=now, via=via, trust=trust) is not None:
-        return contact_id, True
-    return str(_binding.scalar(conn, **key)), False
+    made = _bind.first(conn, **key, contact_id=contact_id, now=now, via=via, trust=trust)
+    if made is not None:
+        return BindResult(contact_id, True, int(made[1]), bool(made[2]))
+    return BindResult(str(_binding.scalar(conn, **key)), False)
 
 
 def move(

@@ -14,7 +14,7 @@ from seam.errors import Conflict, NotFound
 from seam.identity.merge import plan_merge
 from seam.identity.traits import merge_trait_maps
 from seam.identity.trust import Trust
-from seam.store import audit, contacts, erasure, events, groups, visitors
+from seam.store import audit, contacts, erasure, events, groups, timelines, visitors
 from seam.store.audit import AuditEntry
 
 
@@ -75,7 +75,7 @@ def merge_contacts(
     contacts.delete_traits(conn, ws, "contact", from_id)
     erasure.move_identifiers(conn, ws, from_id, into_id)
     # Events that belong to the merged contact through its devices follow the devices.
-    moved = events.count_through_devices(conn, ws, from_id)
+    moved = timelines.count_through_devices(conn, ws, from_id)
     visitors.reassign_contact(conn, ws, from_id, into_id)
     moved += events.reassign_contact(conn, ws, from_id, into_id)
     groups.reassign_contact(conn, ws, from_id, into_id, now)

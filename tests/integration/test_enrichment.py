@@ -8,11 +8,10 @@ from sqlalchemy import select
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
 from seam.ingest.apply import Caller
-from seam.store import events as events_repo
-from seam.store import visitors, workspaces
+from seam.store import timelines, visitors, workspaces
 from seam.store.engine import Database
-from seam.store.events import EventQuery
 from seam.store.tables import events
+from seam.store.timelines import EventQuery
 
 
 def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database) -> None:
@@ -35,7 +34,7 @@ def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database)
             )
         )
     with db.reader.connect() as conn:  # readers attribute it through the binding already
-        (shown,) = events_repo.find(conn, ws.id, EventQuery(anonymous_id="dev-1", types=("page",)))
+        (shown,) = timelines.find(conn, ws.id, EventQuery(anonymous_id="dev-1", types=("page",)))
     assert (shown.contact_id, shown.via, shown.attributed_at) == (
         bound,
         "enrichment",
@@ -75,7 +74,7 @@ def test_the_pass_leaves_back_filled_events_to_their_binding(db: Database) -> No
     with db.writer.begin() as conn:
         assert enrich(conn, since=None) == 0
     with db.reader.connect() as conn:
-        (page,) = events_repo.find(conn, ws.id, EventQuery(anonymous_id="dev-2", types=("page",)))
+        (page,) = timelines.find(conn, ws.id, EventQuery(anonymous_id="dev-2", types=("page",)))
         bound = visitors.get(conn, ws.id, "dev-2")
     assert (page.contact_id, page.via, page.attributed_at) == (
         bound.contact_id,

@@ -14,11 +14,10 @@ from sqlalchemy import select
 
 from seam.clock import to_iso
 from seam.ingest.apply import Caller
-from seam.store import events as events_repo
-from seam.store import workspaces
+from seam.store import timelines, workspaces
 from seam.store.engine import Database
-from seam.store.events import EventQuery
 from seam.store.tables import contacts, traits, visitors
+from seam.store.timelines import EventQuery
 
 BASE = 1_800_000_000_000_000
 NOW = BASE + 10_000_000_000
@@ -103,7 +102,7 @@ def final_state(db: Database, ws: str) -> dict[str, Any]:
             # As readers see them: attributed in the row or through the device's binding.
             "events": {
                 r.message_id: ext.get(r.contact_id)
-                for r in events_repo.find(conn, ws, EventQuery(since=0, limit=10_000))
+                for r in timelines.find(conn, ws, EventQuery(since=0, limit=10_000))
             },
         }
 

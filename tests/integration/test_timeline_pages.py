@@ -12,10 +12,9 @@ from ingesting import ingest
 
 from seam.clock import to_iso
 from seam.ingest.apply import Caller
-from seam.store import contacts, workspaces
-from seam.store import events as events_repo
+from seam.store import contacts, timelines, workspaces
 from seam.store.engine import Database
-from seam.store.events import EventQuery
+from seam.store.timelines import EventQuery
 
 BASE = 1_800_000_000_000_000
 NOW = BASE + 10_000_000_000
@@ -62,7 +61,7 @@ def walk(db: Database, ws: str, q: EventQuery) -> list[str]:
     seen: list[str] = []
     with db.reader.connect() as conn:
         for _ in range(1000):
-            page = events_repo.find(conn, ws, q)
+            page = timelines.find(conn, ws, q)
             seen += [r.message_id for r in page]
             if len(page) < q.limit:
                 return seen
@@ -98,7 +97,7 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
         if "usr-1" not in found:
             return  # only anonymous events of strangers: nobody to walk
         contact_id = found["usr-1"].id
-        everything = events_repo.find(conn, ws.id, EventQuery(since=0, limit=10_000))
+        everything = timelines.find(conn, ws.id, EventQuery(since=0, limit=10_000))
     since, until = (
         (BASE + window[0] * 1_000_000, BASE + window[1] * 1_000_000) if window else (None, None)
     )
@@ -128,4 +127,4 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
     )
     assert walk(db, ws.id, q) == [r.message_id for r in expected]
     with db.reader.connect() as conn:
-        assert events_repo.count_for_contact(conn, ws.id, contact_id) == len(theirs)
+        assert timelines.count_for_contact(conn, ws.id, contact_id) == len(theirs)

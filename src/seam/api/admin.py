@@ -13,8 +13,7 @@ from seam import operations
 from seam.errors import BadRequest, NotFound
 from seam.ingest.body import decode_json
 from seam.ingest.crm import MAX_IMPORT_RECORDS, import_records
-from seam.store import events as events_repo
-from seam.store import reads
+from seam.store import reads, timelines
 
 from . import render
 from .auth import require
@@ -98,10 +97,10 @@ async def export_contact(request: Request) -> Response:
             view = reads.contact_view(conn, ws, contact_id)
             if view is None:
                 return None
-            rows = events_repo.find(
+            rows = timelines.find(
                 conn,
                 ws,
-                events_repo.EventQuery(contact_id=contact_id, descending=False, limit=1_000_000),
+                timelines.EventQuery(contact_id=contact_id, descending=False, limit=1_000_000),
             )
             return {**render.contact(view), "events": [render.event(r) for r in rows]}
 

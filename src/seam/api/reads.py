@@ -12,9 +12,8 @@ from starlette.routing import Route
 from seam.errors import BadRequest, NotFound
 from seam.identity.normalize import normalize_email, normalize_linkedin, normalize_phone
 from seam.store import audit as audit_repo
-from seam.store import events as events_repo
 from seam.store import quarantine as quarantine_repo
-from seam.store import reads, visitors
+from seam.store import reads, timelines, visitors
 
 from . import params, render
 from .auth import require
@@ -35,7 +34,7 @@ async def _read(request: Request, work: Any) -> Any:
 async def list_events(request: Request) -> Response:
     principal = await require(request, "events:read")
     ws = principal.workspace.id
-    q = events_repo.EventQuery(
+    q = timelines.EventQuery(
         contact_id=params.text(request, "contact_id"),
         anonymous_id=params.text(request, "anonymous_id"),
         session_id=params.text(request, "session_id"),
@@ -56,16 +55,16 @@ async def list_events(request: Request) -> Response:
         ts, last_id = render.decode_cursor(cursor, 2)
         if not (ts.lstrip("-").isdigit() and last_id.isdigit()):
             raise BadRequest("the cursor is not valid", code="invalid_cursor")
-        q = events_repo.EventQuery(**{**q.__dict__, "after": (int(ts), int(last_id))})
+        q = timelines.EventQuery(**{**q.__dict__, "after": (int(ts), int(last_id))})
 
     def work(conn: Any) -> tuple[list[Any], dict[int, int]]:
-        rows = events_repo.find(conn, ws, q)
+        rows = timelines.find(conn, ws, q)
         sessions = {
             r.session_id
             for r in rows
             if r.type == "page" and r.duration_ms is None and r.session_id
         }
-        pages = events_repo.page_views_of_sessions(conn, ws, sessions)
+        pages = timelines.page_views_of_sessions(conn, ws, sessions)
         return rows, render.derived_durations(rows, pages)
 
     rows, durations = await _read(request, work)
@@ -131,7 +130,7 @@ async def get_visitor(request: Request) -> Response:
         row = visitors.get(conn, ws, anonymous_id)
         if row is None:
             return None, 0, None
-        count = events_repo.count_for_visitor(conn, ws, anonymous_id)
+        count = timelines.count_for_visitor(conn, ws, anonymous_id)
         contact = reads.contact_view(conn, ws, row.contact_id) if row.contact_id else None
         return row, count, contact
 

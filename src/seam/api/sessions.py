@@ -17,7 +17,7 @@ from seam.ids import new_id
 from seam.ingest.apply import Caller, IdentifyOutcome
 from seam.ingest.message import Message
 from seam.ingest.writer import Job
-from seam.store import events as events_repo
+from seam.store import timelines
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import Workspace
 
@@ -78,7 +78,7 @@ async def identify_session(request: Request) -> Response:
 
     def visitor() -> str | None:
         with state.db.reader.connect() as conn:
-            return events_repo.visitor_of_session(conn, workspace.id, session_id)
+            return timelines.visitor_of_session(conn, workspace.id, session_id)
 
     anonymous_id = await run_in_threadpool(visitor)
     if anonymous_id is None:

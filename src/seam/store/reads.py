@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from seam.store import contacts as contacts_repo
-from seam.store import events as events_repo
-from seam.store import groups, visitors
+from seam.store import groups, timelines, visitors
 from seam.store.tables import contacts, identifiers, traits
 
 
@@ -38,7 +37,7 @@ def contact_view(conn: Connection, ws: str, contact_id: str) -> ContactView | No
         },
         identifiers=contacts_repo.identifiers_of(conn, ws, contact_id),
         visitors=visitors.of_contact(conn, ws, contact_id),
-        event_count=events_repo.count_for_contact(conn, ws, contact_id),
+        event_count=timelines.count_for_contact(conn, ws, contact_id),
         groups=groups.groups_of(conn, ws, "contact", contact_id),
     )
 

@@ -11,8 +11,7 @@ from starlette.routing import Route
 
 from seam.api.render import derived_durations
 from seam.errors import NotFound
-from seam.store import audit, dashboard, visitors
-from seam.store import events as events_repo
+from seam.store import audit, dashboard, timelines, visitors
 from seam.web.auth import Ctx, base_context, page, read
 from seam.web.paging import cursor_parts, encode_cursor, text_param
 from seam.web.templating import render
@@ -71,11 +70,9 @@ async def visitor_page(request: Request, ctx: Ctx) -> Response:
         row = visitors.get(conn, ws, anonymous_id)
         if row is None:
             return None
-        rows = events_repo.find(
-            conn, ws, events_repo.EventQuery(anonymous_id=anonymous_id, limit=100)
-        )
+        rows = timelines.find(conn, ws, timelines.EventQuery(anonymous_id=anonymous_id, limit=100))
         sessions = {r.session_id for r in rows if r.type == "page" and r.session_id}
-        pages = events_repo.page_views_of_sessions(conn, ws, sessions)
+        pages = timelines.page_views_of_sessions(conn, ws, sessions)
         derived = derived_durations(rows, pages)
         return {
             "visitor": row,

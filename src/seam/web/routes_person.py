@@ -11,8 +11,7 @@ from starlette.routing import Route
 
 from seam.api.render import derived_durations
 from seam.errors import NotFound
-from seam.store import dashboard, reads
-from seam.store import events as events_repo
+from seam.store import dashboard, reads, timelines
 from seam.web.auth import Ctx, base_context, page, read
 from seam.web.paging import cursor_parts, encode_cursor
 from seam.web.templating import render
@@ -27,13 +26,13 @@ def person_data(
     view = reads.contact_view(conn, ws, contact_id)
     if view is None:
         return None
-    rows = events_repo.find(
+    rows = timelines.find(
         conn,
         ws,
-        events_repo.EventQuery(contact_id=contact_id, limit=TIMELINE_PAGE, after=after),
+        timelines.EventQuery(contact_id=contact_id, limit=TIMELINE_PAGE, after=after),
     )
     sessions = {r.session_id for r in rows if r.type == "page" and r.duration_ms is None}
-    pages = events_repo.page_views_of_sessions(conn, ws, {s for s in sessions if s})
+    pages = timelines.page_views_of_sessions(conn, ws, {s for s in sessions if s})
     derived = derived_durations(rows, pages)
     devices = [v.anonymous_id for v in view.visitors]
     entries = [audit_view(r) for r in dashboard.audit_of_person(conn, ws, contact_id, devices)]

@@ -60,7 +60,24 @@ def test_collect_accepts_a_beacon_batch_from_an_allowed_subdomain(workspace: Wor
 def test_collect_accepts_a_single_message_and_the_key_in_the_query(workspace: Workspace) -> None:
     anon = uid("v-")
     r = collect(workspace, page(anon), params={"key": workspace.write_key}, text_plain=False)
-    assert expect(r)["accepted"] == 1
+    assert expect(r) == {"status": "success"}
+    assert len(workspace.events(anonymous_id=anon)) == 1
+
+
+def test_collect_refuses_a_single_message_over_32kb_with_413(workspace: Workspace) -> None:
+    message = page(uid("v-"), properties={"blob": "x" * 33_000})
+    r = collect(workspace, message, params={"key": workspace.write_key})
+    expect_error(r, 413, "payload_too_large")
+    assert r.headers["access-control-allow-origin"] == "https://www.example.com"
+    (kept,) = [q for q in workspace.quarantine() if message["messageId"] in q["payload"]]
+    assert kept["code"] == "payload_too_large"
+
+
+def test_collect_refuses_a_single_message_with_a_placeholder_id_with_400(
+    workspace: Workspace,
+) -> None:
+    r = collect(workspace, page("undefined"), params={"key": workspace.write_key})
+    expect_error(r, 400, "invalid_id")
 
 
 def test_collect_refuses_a_foreign_origin_without_cors(workspace: Workspace) -> None:
@@ -146,6 +163,15 @@ def test_form_submission_creates_the_contact_by_email_and_binds_the_device(
     events = workspace.events(contact_id=contact["id"])
     assert [e["type"] for e in events].count("page") == 2
     assert {e["attribution"]["via"] for e in events if e["type"] == "page"} == {"form"}
+
+
+def test_a_form_never_stores_a_password_even_if_one_is_sent(workspace: Workspace) -> None:
+    anon = uid("v-")
+    traits = {"email": "ada@example.com", "password": "hunter2", "user_pwd": "x", "plan": "pro"}
+    form = {"type": "form", "anonymousId": anon, "traits": traits}
+    expect(collect(workspace, {"writeKey": workspace.write_key, "batch": [form]}))
+    (stored,) = workspace.events(anonymous_id=anon, type="form")
+    assert stored["traits"] == {"email": "ada@example.com", "plan": "pro"}
 
 
 def test_form_email_of_another_person_does_not_take_a_bound_device(workspace: Workspace) -> None:

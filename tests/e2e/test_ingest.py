@@ -417,6 +417,18 @@ def test_rejected_single_message_is_quarantined_too(workspace: Workspace):
     assert entries[0]["code"] == "invalid_id"
 
 
+def test_a_body_refused_as_a_whole_is_quarantined_when_its_sender_is_known(
+    workspace: Workspace,
+):
+    mid = uid("bad_")
+    unreadable = '{"type": "track", "messageId": "' + mid + '", "event": \x00\xff'
+    expect_error(workspace.write("/v1/track", None, content=unreadable), 400, "invalid_json")
+    oversized = {"messageId": mid + "-big", "event": "x", "properties": {"b": "x" * 33_000}}
+    expect_error(workspace.write("/v1/track", oversized), 413, "payload_too_large")
+    kept = {q["code"] for q in workspace.quarantine() if mid in q["payload"]}
+    assert kept == {"invalid_json", "payload_too_large"}
+
+
 def test_quarantine_keeps_only_first_4kb_of_payload(workspace: Workspace):
     mid = uid("bad_")
     big = {"type": "track", "messageId": mid, "event": "x", "properties": {"blob": "z" * 20_000}}
@@ -565,7 +577,7 @@ def test_gzip_body_inflating_over_500kb_is_413(workspace: Workspace):
 
 
 def test_invalid_json_is_400_invalid_json(shared_workspace: Workspace):
-    for raw in (b"{not json", b"", b'{"a": 1', b"\xff\xfe\x00garbage"):
+    for raw in (b"{not json", b"", b'{"a": 1', b"\xff\xfe\x00garbage", b'{"a": "\x00'):
         response = shared_workspace.http.post(
             "/v1/track",
             content=raw,

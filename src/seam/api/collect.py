@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,7 +15,7 @@ from seam.ingest.body import decode_json
 from .auth import authenticate, key_from_headers
 from .browser import allowed_origin, cors_headers, fingerprint
 from .envelope import error_response
-from .ingest import body_key, read_body, split_batch, store_batch
+from .ingest import body_key, read_body, split_batch, store_batch, store_single
 from .state import app_state
 
 
@@ -30,27 +32,30 @@ async def collect(request: Request) -> Response:
         )
     workspace = principal.workspace
     origin = allowed_origin(request, workspace)
+    single = isinstance(payload, dict) and "batch" not in payload
     try:
-        if isinstance(payload, dict) and "batch" not in payload:
-            payload = {"batch": [payload]}
-        if (
-            workspace.cookieless
-            and isinstance(payload, dict)
-            and isinstance(payload.get("batch"), list)
-        ):
+        if workspace.cookieless:
             visitor = await fingerprint(app_state(request), request, workspace)
-            for message in payload["batch"]:
+            for message in [payload] if single else _batch_of(payload):
                 if isinstance(message, dict):
                     message.pop("anonymous_id", None)
                     message["anonymousId"] = visitor
-        messages, rejected = split_batch(payload, received_at, len(data))
-        response = await store_batch(request, principal.caller, messages, rejected)
+        if single:  # answered as the single-message endpoints answer (400/413 when refused)
+            response = await store_single(request, principal.caller, payload, data, received_at)
+        else:
+            messages, rejected = split_batch(payload, received_at, len(data))
+            response = await store_batch(request, principal.caller, messages, rejected)
     except SeamError as exc:
         return error_response(
             request, exc.status, exc.code, exc.message, exc.details, cors_headers(origin)
         )
     response.headers.update(cors_headers(origin))
     return response
+
+
+def _batch_of(payload: Any) -> list[Any]:
+    batch = payload.get("batch") if isinstance(payload, dict) else None
+    return batch if isinstance(batch, list) else []
 
 
 async def preflight(request: Request) -> Response:

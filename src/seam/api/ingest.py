@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from seam.clock import now_us, to_iso
-from seam.errors import BadRequest, PayloadTooLarge
+from seam.errors import BadRequest, PayloadTooLarge, SeamError
 from seam.ingest.apply import Caller, IdentifyOutcome
 from seam.ingest.body import MAX_BODY, MAX_MESSAGE, decode_json, decompress, encoded_size, raw_bytes
 from seam.ingest.message import Message, Rejection, validate
@@ -55,10 +55,23 @@ async def authenticated_body(request: Request) -> tuple[Principal, bytes, Any]:
     if key:
         principal = await authenticate(request, key, "events:write")
     data = await read_body(request)
-    payload = decode_json(data)
+    try:
+        payload = decode_json(data)
+    except BadRequest as exc:
+        if principal is None:
+            raise
+        await refuse(request, principal.caller, exc, data)  # a known sender: keep what came
     if principal is None:
         principal = await authenticate(request, body_key(payload), "events:write")
     return principal, data, payload
+
+
+async def refuse(request: Request, caller: Caller, error: SeamError, data: bytes) -> NoReturn:
+    """Quarantine a body refused as a whole, with the reason its sender is told, then tell it."""
+    state = app_state(request)
+    await state.writer.submit(Job(caller, [], [(error.code, error.message, data)]))
+    state.count("events_rejected")
+    raise error
 
 
 def split_batch(
@@ -141,15 +154,26 @@ async def single(request: Request) -> Response:
     kind = request.scope["path"].rsplit("/", 1)[-1]
     received_at = now_us()
     principal, data, payload = await authenticated_body(request)
+    return await store_single(request, principal.caller, payload, data, received_at, kind)
+
+
+async def store_single(
+    request: Request,
+    caller: Caller,
+    payload: Any,
+    data: bytes,
+    received_at: int,
+    default_type: str | None = None,
+) -> Response:
+    """One message: 200 once it is committed, else the error (and the message quarantined)."""
     if len(data) > MAX_MESSAGE:
-        raise PayloadTooLarge(f"a message exceeds {MAX_MESSAGE} bytes")
-    checked = validate(payload, received_at=received_at, default_type=kind)
-    state = app_state(request)
-    caller = principal.caller
+        await refuse(
+            request, caller, PayloadTooLarge(f"a message exceeds {MAX_MESSAGE} bytes"), data
+        )
+    checked = validate(payload, received_at=received_at, default_type=default_type)
     if isinstance(checked, Rejection):
-        await state.writer.submit(Job(caller, [], [(checked.code, checked.message, data)]))
-        state.count("events_rejected")
-        raise BadRequest(checked.message, code=checked.code)
+        await refuse(request, caller, BadRequest(checked.message, code=checked.code), data)
+    state = app_state(request)
     (outcome,) = await state.writer.submit(Job(caller, [checked]))
     state.count("events_accepted")
     if isinstance(outcome, IdentifyOutcome):

@@ -6,6 +6,7 @@ bad input, so a batch can keep its good messages and report the others by index.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ from seam.clock import parse_iso
 from seam.identity.ids import InvalidId, check_id
 from seam.ids import new_id
 
+# The field names the tracker refuses to capture from a form (seam.js `isSecret`).
+SECRET_FIELD = re.compile(r"pass|pwd|secret", re.IGNORECASE)
 TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "page_leave", "form"})
 FUTURE_LIMIT_US = 24 * 3600 * 1_000_000
 MAX_DURATION_MS = 3_600_000
@@ -224,5 +227,8 @@ def _typed_fields(message: Message, raw: dict[str, Any]) -> None:
         message.page_message_id = _text(props.get("page_message_id"), "page_message_id")
         message.duration_ms = _clamp(props.get("duration_ms"), 0, MAX_DURATION_MS)
         message.scroll_depth = _clamp(props.get("scroll_depth"), 0, 100)
-    if kind == "form" and not isinstance(message.traits.get("email"), str):
-        raise _Invalid("invalid_message", "a form message needs traits.email")
+    if kind == "form":
+        if not isinstance(message.traits.get("email"), str):
+            raise _Invalid("invalid_message", "a form message needs traits.email")
+        # The tracker never sends secrets; a hand-made or misconfigured form might.
+        message.traits = {k: v for k, v in message.traits.items() if not SECRET_FIELD.search(k)}

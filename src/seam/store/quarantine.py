@@ -29,12 +29,17 @@ def keep(
                 "received_at": at,
                 "code": code,
                 "message": message,
-                "payload": payload[:PAYLOAD_LIMIT].decode("utf-8", "replace"),
+                "payload": _text(payload[:PAYLOAD_LIMIT]),
                 "key_id": key_id,
             }
             for code, message, payload in rows
         ],
     )
+
+
+def _text(payload: bytes) -> str:
+    """Storable text on both backends (PostgreSQL text holds no NUL), whatever the bytes."""
+    return payload.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def query(

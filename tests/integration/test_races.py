@@ -1,9 +1,11 @@
 """Invariants hold across processes and transactions: two `seam serve` processes on one
-PostgreSQL database, hammered concurrently, bind a device once and create one contact per
-external id; a transaction that read a device before another bound it decides again."""
+database (a PostgreSQL database, or one SQLite file as `--workers N` shares it), hammered
+concurrently, bind a device once and create one contact per external id; a transaction that
+read a device before another bound it decides again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -24,25 +26,21 @@ from seam.store import audit, workspaces
 from seam.store.engine import open_database
 from seam.store.migrations import migrate
 
-pytestmark = pytest.mark.postgres
-
 SEAM = str(Path(sys.executable).with_name("seam"))
+Cluster = tuple[list[str], str]
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    pg_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[list[str], str]]:
+@contextlib.contextmanager
+def two_servers(db_url: str, logs: Path) -> Iterator[Cluster]:
     """Two server processes on one database, and a secret key of a fresh workspace."""
-    subprocess.run([SEAM, "migrate", "--db", pg_url], check=True, capture_output=True)
+    subprocess.run([SEAM, "migrate", "--db", db_url], check=True, capture_output=True)
     created = subprocess.run(
-        [SEAM, "workspace", "create", "race", "--json", "--db", pg_url],
+        [SEAM, "workspace", "create", "race", "--json", "--db", db_url],
         check=True,
         capture_output=True,
         text=True,
     )
     secret = json.loads(created.stdout)["secret_key"]
-    logs = tmp_path_factory.mktemp("race")
     procs, urls, log_files = [], [], []
     for i in range(2):
         port = free_port()
@@ -50,7 +48,7 @@ def cluster(
         log_files.append(log)
         procs.append(
             subprocess.Popen(
-                [SEAM, "serve", "--db", pg_url, "--port", str(port)], stdout=log, stderr=log
+                [SEAM, "serve", "--db", db_url, "--port", str(port)], stdout=log, stderr=log
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
@@ -74,6 +72,27 @@ def cluster(
             log.close()
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    logs = tmp_path_factory.mktemp("race")
+    if request.param == "sqlite":
+        url = f"sqlite:///{logs / 'seam.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    with two_servers(url, logs) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def pg_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with two_servers(pg_url, tmp_path_factory.mktemp("race-pg")) as found:
+        yield found
+
+
 def post_all(urls: list[str], secret: str, bodies: list[dict[str, object]]) -> list[dict]:
     def send(i_body: tuple[int, dict[str, object]]) -> dict:
         i, body = i_body
@@ -87,7 +106,7 @@ def post_all(urls: list[str], secret: str, bodies: list[dict[str, object]]) -> l
         return list(pool.map(send, enumerate(bodies)))
 
 
-def test_two_users_racing_for_one_device_bind_exactly_one(cluster: tuple[list[str], str]) -> None:
+def test_two_users_racing_for_one_device_bind_exactly_one(cluster: Cluster) -> None:
     urls, secret = cluster
     bodies = [{"userId": f"racer-{i % 2}", "anonymousId": "shared-device"} for i in range(60)]
     results = post_all(urls, secret, bodies)
@@ -107,7 +126,7 @@ def test_two_users_racing_for_one_device_bind_exactly_one(cluster: tuple[list[st
 
 
 def test_racing_identifies_of_one_external_id_create_one_contact(
-    cluster: tuple[list[str], str],
+    cluster: Cluster,
 ) -> None:
     urls, secret = cluster
     bodies = [{"userId": "one-person", "anonymousId": f"device-{i}"} for i in range(60)]
@@ -123,13 +142,14 @@ def test_racing_identifies_of_one_external_id_create_one_contact(
     assert len(contact["data"]["anonymous_ids"]) == 60
 
 
+@pytest.mark.postgres
 def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
-    cluster: tuple[list[str], str], pg_url: str
+    pg_cluster: Cluster, pg_url: str
 ) -> None:
     """PostgreSQL restarted, or a proxy closed idle connections: every pooled connection of
     both servers is dead. The next requests must still be served (writers retry on a fresh
     connection, readers ping first), and nothing acknowledged may be lost."""
-    urls, secret = cluster
+    urls, secret = pg_cluster
 
     def send(url: str, kind: str, body: dict[str, object]) -> dict:
         r = httpx.post(f"{url}/v1/{kind}", json=body, auth=(secret, ""), timeout=60)
@@ -154,6 +174,7 @@ def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
         assert {"before-drop", "after-drop"} <= {e["message_id"] for e in r.json()["data"]}
 
 
+@pytest.mark.postgres
 def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: str) -> None:
     """A transaction read the device as free; before it binds it, another one binds it to the
     same contact and commits. The late one must see that it did not make the binding: one

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from seam.app_tokens import secret_too_short
 from seam.settings import DEFAULT_DATABASE_URL
 from seam.store import workspaces as ws_store
 from seam.store.engine import Database, open_database
@@ -186,6 +187,9 @@ def workspace_update(
     if identity_verification:
         changes["identity_verification"] = identity_verification
     if jwt_secret:
+        problem = secret_too_short(jwt_secret)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--jwt-secret")
         changes.update(jwt_secret=jwt_secret, jwt_public_key=None)
     if jwt_public_key is not None:
         changes.update(jwt_public_key=jwt_public_key.read(), jwt_secret=None)

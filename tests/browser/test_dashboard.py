@@ -346,6 +346,16 @@ def test_create_a_key_shown_once_then_revoke_it(page: Page, seam: Seam) -> None:
     assert httpx.get(f"{seam.url}/v1/contacts", headers=auth).status_code == 401
 
 
+def test_settings_refuse_a_short_jwt_secret_and_keep_the_old_state(page: Page, seam: Seam) -> None:
+    sign_in(page, seam)
+    page.goto(seam.path("settings"))
+    page.get_by_label("New HS256 secret").fill("too-short")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 32 bytes")
+    page.goto(seam.path("settings"))
+    expect(page.locator("body")).to_contain_text("Not configured.")
+
+
 def test_another_workspaces_person_is_not_found(page: Page, seam: Seam) -> None:
     sign_in(page, seam)
     # A globex contact under the acme workspace the user may see...

@@ -331,6 +331,16 @@ def test_hs256_app_token_identifies_the_session(workspace: Workspace) -> None:
     assert contact["external_id"] == "usr-jwt" and anon in contact["anonymous_ids"]
 
 
+def test_a_jwt_secret_shorter_than_32_bytes_is_refused_and_not_stored(
+    workspace: Workspace,
+) -> None:
+    refused = workspace.server.cli(
+        "workspace", "update", workspace.id, "--jwt-secret", "short-secret", "--json", check=False
+    )
+    assert refused.returncode != 0 and "32 bytes" in refused.stderr
+    assert workspace.update()["jwt_configured"] is False
+
+
 def test_expired_token_is_401(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret)

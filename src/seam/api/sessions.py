@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import jwt
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from seam.app_tokens import verify_app_token
 from seam.clock import now_us
 from seam.errors import Conflict, NotFound, Unauthorized
 from seam.identity.ids import InvalidId, check_id
@@ -23,31 +21,6 @@ from seam.store.workspaces import Workspace
 
 from .envelope import JSON
 from .state import app_state
-
-
-def verify_app_token(token: str, workspace: Workspace) -> str | None:
-    """The token's `sub` if it verifies with the workspace's key, issuer and audience."""
-    if workspace.jwt_secret:
-        key: Any = workspace.jwt_secret
-        algorithms = ["HS256"]
-    elif workspace.jwt_public_key:
-        key = workspace.jwt_public_key
-        algorithms = ["RS256", "ES256"]
-    else:
-        return None
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=algorithms,
-            issuer=workspace.jwt_issuer or None,
-            audience=workspace.jwt_audience or None,
-            options={"require": ["sub"], "verify_aud": bool(workspace.jwt_audience)},
-        )
-    except jwt.PyJWTError:
-        return None
-    sub = claims.get("sub")
-    return sub if isinstance(sub, str) else None
 
 
 async def identify_session(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from seam.api.state import app_state
+from seam.app_tokens import secret_too_short
 from seam.errors import NotFound
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES
@@ -71,6 +72,9 @@ def _changes(form: dict[str, str]) -> tuple[dict[str, Any], str | None]:
     }
     # The secret is never shown again; an empty field keeps the stored value.
     if form.get("jwt_secret"):
+        problem = secret_too_short(form["jwt_secret"])
+        if problem:
+            return {}, problem[0].upper() + problem[1:] + "."
         changes.update(jwt_secret=form["jwt_secret"], jwt_public_key=None)
     elif form.get("jwt_public_key"):
         if "BEGIN PUBLIC KEY" not in form["jwt_public_key"]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, delete, text
 
+from seam.store import workspaces
 from seam.store.engine import Database, open_database
 from seam.store.migrations import MIGRATIONS, migrate
 from seam.store.tables import schema_version
@@ -40,7 +41,7 @@ def test_a_new_database_gets_every_version_once(empty_db: Database) -> None:
         assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
 
 
-def test_a_version_1_database_keeps_its_events_and_gets_the_partial_indexes(
+def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versions(
     empty_db: Database,
 ) -> None:
     migrate(empty_db)
@@ -53,6 +54,8 @@ def test_a_version_1_database_keeps_its_events_and_gets_the_partial_indexes(
                 " ON events (workspace_id, contact_id, timestamp, id)"
             )
         )
+        conn.execute(text("DROP INDEX uq_api_keys_form"))
+        conn.execute(text("ALTER TABLE api_keys DROP COLUMN form_id"))
         conn.execute(delete(schema_version).where(schema_version.c.version > 1))
         conn.execute(
             text(
@@ -63,10 +66,25 @@ def test_a_version_1_database_keeps_its_events_and_gets_the_partial_indexes(
             )
         )
 
-    assert migrate(empty_db) == [2, 3, 4]
+    with empty_db.writer.begin() as conn:  # a key made before version 5
+        ws = workspaces.create_workspace(conn, "before-5")
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (id, workspace_id, kind, key_hash, prefix, scopes,"
+                " created_at) VALUES ('k1', :ws, 'write', 'h1', 'wk_abcd', '[]', 1)"
+            ),
+            {"ws": ws.id},
+        )
+
+    assert migrate(empty_db) == [2, 3, 4, 5]
 
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)
         assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
         rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]
+    with empty_db.writer.begin() as conn:
+        assert len(workspaces.list_keys(conn, ws.id)) == 1
+        once = {"form_id": "form-1", "kind": "secret", "scopes": ["admin"]}
+        assert workspaces.create_key_once(conn, ws.id, **once) is not None
+        assert workspaces.create_key_once(conn, ws.id, **once) is None

@@ -54,7 +54,11 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    # The one-time id of the dashboard form that created the key: a re-sent form (a reload of
+    # the page that showed the key) finds it taken, on whichever process it lands.
+    Column("form_id", String(64)),
     Index("ix_api_keys_workspace", "workspace_id"),
+    Index("uq_api_keys_form", "workspace_id", "form_id", unique=True),
 )
 
 contacts = Table(

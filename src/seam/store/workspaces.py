@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from seam.clock import now_us
 from seam.ids import new_id
-from seam.store.dialect import Statement
+from seam.store.dialect import Statement, insert
 from seam.store.jsonb import dumps, loads
 from seam.store.tables import api_keys, workspaces
 
@@ -154,21 +154,41 @@ def create_key(
     conn: Connection, workspace_id: str, *, kind: str, scopes: Iterable[str]
 ) -> tuple[ApiKey, str]:
     """A new key and its plain text, which is never stored and shown only this once."""
+    values, plain = _new_key(workspace_id, kind, scopes)
+    conn.execute(api_keys.insert().values(values))
+    return _stored_key(conn, values["id"]), plain
+
+
+def create_key_once(
+    conn: Connection, workspace_id: str, *, form_id: str, kind: str, scopes: Iterable[str]
+) -> tuple[ApiKey, str] | None:
+    """`create_key` for a dashboard form; None if that form already made a key."""
+    values, plain = _new_key(workspace_id, kind, scopes)
+    made = conn.execute(
+        insert(conn, api_keys)
+        .values({**values, "form_id": form_id})
+        .on_conflict_do_nothing(index_elements=["workspace_id", "form_id"])
+        .returning(api_keys.c.id)
+    ).first()
+    return (_stored_key(conn, values["id"]), plain) if made else None
+
+
+def _new_key(workspace_id: str, kind: str, scopes: Iterable[str]) -> tuple[dict[str, Any], str]:
     plain = ("wk_" if kind == "write" else "sk_") + secrets.token_urlsafe(24)
-    key_id = new_id()
-    conn.execute(
-        api_keys.insert().values(
-            id=key_id,
-            workspace_id=workspace_id,
-            kind=kind,
-            key_hash=hash_key(plain),
-            prefix=plain[:7],
-            scopes=dumps(list(dict.fromkeys(scopes))),
-            created_at=now_us(),
-        )
-    )
-    found = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one()
-    return _key(found), plain
+    values = {
+        "id": new_id(),
+        "workspace_id": workspace_id,
+        "kind": kind,
+        "key_hash": hash_key(plain),
+        "prefix": plain[:7],
+        "scopes": dumps(list(dict.fromkeys(scopes))),
+        "created_at": now_us(),
+    }
+    return values, plain
+
+
+def _stored_key(conn: Connection, key_id: str) -> ApiKey:
+    return _key(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
 
 
 def find_key(conn: Connection, plain: str) -> ApiKey | None:

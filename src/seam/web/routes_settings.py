@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -19,25 +18,6 @@ from seam.web.auth import Ctx, base_context, page, read
 from seam.web.templating import render
 
 MAX_FIELD = 20_000  # a PEM public key fits; nothing pasted by mistake grows the row unbounded
-FORM_ID_SECONDS = 24 * 3600
-
-
-def _first_use(request: Request, form_id: str) -> bool:
-    """True the first time a key-creation form is sent. The answer to that POST holds the new
-    key, so reloading it would re-send the form and silently mint a second key; each form
-    carries a one-time id instead. Kept per process: a reload reaching another worker is the
-    one case this does not catch."""
-    state: Any = request.app.state
-    if not hasattr(state, "dashboard_form_ids"):
-        state.dashboard_form_ids = {}
-    used: dict[str, float] = state.dashboard_form_ids
-    now = time.monotonic()
-    for stale in [k for k, at in used.items() if now - at > FORM_ID_SECONDS]:
-        del used[stale]
-    if not form_id or form_id in used:
-        return False
-    used[form_id] = now
-    return True
 
 
 def _context(ctx: Ctx, keys: list[ws_store.ApiKey], **extra: Any) -> dict[str, Any]:
@@ -105,19 +85,24 @@ async def create_key(request: Request, ctx: Ctx) -> Response:
     if kind == "write":
         scopes = list(WRITE_KEY_SCOPES)
     ws = ctx.ws.id
-    if not _first_use(request, str(form.get("form_id") or "")):
+    form_id = str(form.get("form_id") or "")
+    problem = None
+    if not form_id:
+        problem = "This form is incomplete; reload the page and send it again."
+    elif not scopes:
+        problem = "Choose at least one scope."
+    if problem:
         keys = await read(request, lambda c: ws_store.list_keys(c, ws))
-        message = "This form was already sent and its key shown once; no new key was made."
-        return render("settings.html", _context(ctx, keys, error=message), status=409)
-    if not scopes:
-        keys = await read(request, lambda c: ws_store.list_keys(c, ws))
-        return render(
-            "settings.html", _context(ctx, keys, error="Choose at least one scope."), status=400
-        )
-    record, plain = await app_state(request).writer.run(
-        lambda c: ws_store.create_key(c, ws, kind=kind, scopes=scopes)
+        return render("settings.html", _context(ctx, keys, error=problem), status=400)
+    # The answer holds the new key, so a reload re-sends the form: each form makes one key.
+    made = await app_state(request).writer.run(
+        lambda c: ws_store.create_key_once(c, ws, form_id=form_id, kind=kind, scopes=scopes)
     )
     keys = await read(request, lambda c: ws_store.list_keys(c, ws))
+    if made is None:
+        message = "This form was already sent and its key shown once; no new key was made."
+        return render("settings.html", _context(ctx, keys, error=message), status=409)
+    record, plain = made
     # Rendered, not redirected: the plain key exists only in this response.
     return render("settings.html", _context(ctx, keys, new_key=plain, new_key_record=record))
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Index, select, text
+from sqlalchemy import Connection, Index, inspect, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
-from seam.store.tables import events, metadata, schema_version
+from seam.store.tables import api_keys, events, metadata, schema_version
 
 Migration = Callable[[Connection], None]
 
@@ -47,11 +47,19 @@ def _unattributed_timeline_index(conn: Connection) -> None:
     _events_index("ix_events_unattributed").create(conn)
 
 
+def _key_form_ids(conn: Connection) -> None:
+    """Version 1 already has the column on a new database."""
+    if "form_id" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN form_id VARCHAR(64)"))
+    next(i for i in api_keys.indexes if i.name == "uq_api_keys_form").create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
     (3, "index of the events still waiting for a contact", _unattributed_index),
     (4, "device events by time, attributed through the binding", _unattributed_timeline_index),
+    (5, "one key per dashboard form, across processes", _key_form_ids),
 ]
 
 _LOCK_KEY = 0x5EA3

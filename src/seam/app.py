@@ -26,13 +26,13 @@ from seam.api.envelope import (
     unstorable_value,
 )
 from seam.api.fast_path import IngestFastPath
-from seam.api.state import AppState
+from seam.api.state import AppState, app_state
 from seam.clock import now_us
 from seam.enrichment import enrich, recent_window_start
 from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
-from seam.store import statistics
+from seam.store import processes, statistics
 from seam.store.engine import Database, open_database
 from seam.web.dashboard import mount as dashboard_mount
 
@@ -42,7 +42,8 @@ STATISTICS_INTERVAL = 5.0
 
 
 async def healthz(request: Request) -> Response:
-    return JSON({"status": "ok"})
+    """Up, and how many Seam processes (this one included) serve its database."""
+    return JSON({"status": "ok", "processes": app_state(request).live_processes})
 
 
 async def _enrich_forever(state: AppState) -> None:
@@ -66,6 +67,22 @@ async def _upkeep_forever(seconds: float, work: Callable[[], object], what: str)
             await run_in_threadpool(work)
         except Exception as exc:
             log.warning("%s failed: %r", what, exc)
+
+
+async def _heartbeat_forever(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.heartbeat_seconds)
+        try:
+            await _heartbeat(state)
+        except Exception as exc:  # keep the last count; the next beat tries again
+            log.warning("heartbeat failed: %r", exc)
+
+
+async def _heartbeat(state: AppState) -> None:
+    pid = state.process_id
+    state.live_processes = await state.writer.run(
+        lambda conn: processes.heartbeat(conn, pid, now_us())
+    )
 
 
 def _refresh_statistics(db: Database) -> None:
@@ -96,7 +113,11 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.writer.start()
-        background = [asyncio.create_task(_enrich_forever(state))]
+        await _heartbeat(state)
+        background = [
+            asyncio.create_task(_enrich_forever(state)),
+            asyncio.create_task(_heartbeat_forever(state)),
+        ]
         if db.is_sqlite:
             # A busy database is checkpointed next time.
             upkeep = _upkeep_forever(CHECKPOINT_INTERVAL, db.checkpoint, "WAL checkpoint")
@@ -113,6 +134,9 @@ def create_app(settings: Settings) -> Starlette:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            with contextlib.suppress(Exception):  # else the others count it out in 15 s
+                pid = state.process_id
+                await state.writer.run(lambda conn: processes.leave(conn, pid))
             await state.writer.stop()
             db.dispose()
 

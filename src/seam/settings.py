@@ -30,6 +30,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     # PostgreSQL: write transactions one process keeps open at once (SQLite takes one).
     write_transactions: int = 2
+    # Seconds between heartbeats, by which the processes on one database count each other.
+    heartbeat_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +44,7 @@ class Settings:
             "rate_limit_per_second": int(_float("SEAM_RATE_LIMIT", 1000)),
             "sqlite_synchronous": os.environ.get("SEAM_SQLITE_SYNCHRONOUS", "FULL").upper(),
             "write_transactions": int(_float("SEAM_WRITE_TRANSACTIONS", 2)),
+            "heartbeat_seconds": _float("SEAM_HEARTBEAT_SECONDS", 5.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -5,71 +5,20 @@ read a device before another bound it decides again."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from servers import Cluster, two_servers
 
-from e2e.support import free_port
 from seam.clock import now_us
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.store import audit, workspaces
 from seam.store.engine import open_database
 from seam.store.migrations import migrate
-
-SEAM = str(Path(sys.executable).with_name("seam"))
-Cluster = tuple[list[str], str]
-
-
-@contextlib.contextmanager
-def two_servers(db_url: str, logs: Path) -> Iterator[Cluster]:
-    """Two server processes on one database, and a secret key of a fresh workspace."""
-    subprocess.run([SEAM, "migrate", "--db", db_url], check=True, capture_output=True)
-    created = subprocess.run(
-        [SEAM, "workspace", "create", "race", "--json", "--db", db_url],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    secret = json.loads(created.stdout)["secret_key"]
-    procs, urls, log_files = [], [], []
-    for i in range(2):
-        port = free_port()
-        log = (logs / f"server{i}.log").open("wb")
-        log_files.append(log)
-        procs.append(
-            subprocess.Popen(
-                [SEAM, "serve", "--db", db_url, "--port", str(port)], stdout=log, stderr=log
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "servers did not start"
-                time.sleep(0.1)
-        yield urls, secret
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
-        for log in log_files:
-            log.close()
 
 
 @pytest.fixture(

@@ -87,10 +87,12 @@ async def _read_key(state: AppState, plain: str, digest: str) -> Principal | Non
 
 
 def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:
-    rate = float(workspace.rate_limit or state.settings.rate_limit_per_second)
+    """The limit is the deployment's: each of the live processes allows its share."""
+    limit = float(workspace.rate_limit or state.settings.rate_limit_per_second)
+    rate = limit / state.live_processes
     bucket = state.buckets.get(key.id)
     if bucket is None or bucket.rate != rate:
-        bucket = state.buckets[key.id] = TokenBucket(rate, rate)
+        bucket = state.buckets[key.id] = TokenBucket(rate, max(1.0, rate))
     wait = bucket.take()
     if wait > 0:
         retry_after = str(max(1, int(wait + 0.999)))

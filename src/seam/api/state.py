@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from seam.ids import new_id
 from seam.ingest.apply import Caller
 from seam.ingest.writer import Writer
 from seam.settings import Settings
@@ -52,7 +53,8 @@ class TokenBucket:
     def take(self) -> float:
         """0 if a request may pass now, else the seconds until one may."""
         now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        capacity = max(1.0, self.rate)  # a share below one request a second still lets one by
+        self.tokens = min(capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -73,6 +75,9 @@ class AppState:
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     enrichment_lag_seconds: float = 0.0
+    # This process's id among those serving the database, and how many are live (heartbeats).
+    process_id: str = field(default_factory=new_id)
+    live_processes: int = 1
     salt: tuple[str, str] | None = None  # (UTC day, that day's cookieless salt)
 
     def count(self, name: str, n: int = 1) -> None:

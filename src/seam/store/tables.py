@@ -231,6 +231,15 @@ quarantine = Table(
     Index("ix_quarantine_ws_received", "workspace_id", "received_at"),
 )
 
+# The Seam processes serving this database, each seen at its last heartbeat: per-process
+# budgets (rate limits) are the workspace's limit shared among the live ones.
+processes = Table(
+    "processes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("seen_at", BigInteger, nullable=False),
+)
+
 # Daily salts of cookieless workspaces; rows older than a day are deleted, so yesterday's
 # fingerprints can no longer be recomputed from an IP and a user agent.
 salts = Table(

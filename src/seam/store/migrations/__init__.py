@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Index, inspect, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
-from seam.store.tables import api_keys, events, metadata, schema_version
+from seam.store.tables import api_keys, events, metadata, processes, schema_version
 
 Migration = Callable[[Connection], None]
 
@@ -54,12 +54,18 @@ def _key_form_ids(conn: Connection) -> None:
     next(i for i in api_keys.indexes if i.name == "uq_api_keys_form").create(conn, checkfirst=True)
 
 
+def _processes_table(conn: Connection) -> None:
+    """Version 1 already creates it on a new database."""
+    processes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
     (3, "index of the events still waiting for a contact", _unattributed_index),
     (4, "device events by time, attributed through the binding", _unattributed_timeline_index),
     (5, "one key per dashboard form, across processes", _key_form_ids),
+    (6, "the processes serving the database", _processes_table),
 ]
 
 _LOCK_KEY = 0x5EA3

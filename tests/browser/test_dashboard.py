@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,8 @@ if not CHROMIUM.exists():
     pytest.skip("needs /usr/bin/chromium", allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
+
+from e2e.support import free_port, wait_until_healthy  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -68,12 +68,6 @@ def _cli(db_url: str, *args: str, stdin: str | None = None) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _iso(dt: datetime) -> str:
@@ -176,7 +170,7 @@ def seam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seam]:
         "--password-stdin",
         stdin=PASSWORD + "\n",
     )
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "SEAM_DATABASE_URL"}
     env.update(SEAM_KEY_CACHE_SECONDS="0", SEAM_ENRICH_INTERVAL="1")
     log = (tmp / "server.log").open("wb")
@@ -189,16 +183,7 @@ def seam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seam]:
     log.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "seam serve did not become healthy"
-            time.sleep(0.1)
+        wait_until_healthy(url, proc, tmp / "server.log")
         with httpx.Client(base_url=url, timeout=30) as http:
             ada_id, eve_id, globex_id = _seed(http, acme, globex)
         yield Seam(url, db_url, acme, globex, ada_id, eve_id, globex_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,8 @@ from playwright.sync_api import (  # noqa: E402
     BrowserContext,
     Page,
 )
+
+from e2e.support import free_port, wait_until_healthy  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -102,12 +103,6 @@ def _workspace(db_url: str, name: str, *extra: str) -> Workspace:
     return Workspace(data["id"], data["write_key"], data["secret_key"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def seam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeamServer]:
     tmp = tmp_path_factory.mktemp("flows")
@@ -115,7 +110,7 @@ def seam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeamServer
     _cli(db_url, "migrate")
     main = _workspace(db_url, "flows")
     cookieless = _workspace(db_url, "flows-cookieless", "--cookieless")
-    port = _free_port()
+    port = free_port()
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
@@ -127,16 +122,7 @@ def seam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeamServer
     log.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "seam serve did not become healthy"
-            time.sleep(0.1)
+        wait_until_healthy(url, proc, log_path)
         yield SeamServer(url, db_url, log_path, main, cookieless)
     finally:
         proc.terminate()

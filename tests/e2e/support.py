@@ -126,22 +126,27 @@ def start_server(server: Server) -> None:
         env=env,
     )
     log.close()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    try:
+        wait_until_healthy(server.base_url, server.process, server.log_path, STARTUP_TIMEOUT)
+    except AssertionError:
+        stop_server(server)
+        raise
+
+
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0
+) -> None:
+    """Wait for a started `seam serve` to answer /healthz; fail with its log if it exits or
+    takes longer than `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"seam serve exited with {server.process.returncode}:\n{server.log_tail()}"
-            )
+        assert process.poll() is None, f"seam serve exited:\n{log.read_text()[-4000:]}"
         try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        if time.monotonic() > deadline:
-            stop_server(server)
-            raise RuntimeError(
-                f"seam serve not healthy after {STARTUP_TIMEOUT}s:\n{server.log_tail()}"
-            )
+        assert time.monotonic() < deadline, f"seam serve not healthy:\n{log.read_text()[-4000:]}"
         time.sleep(0.1)
 
 

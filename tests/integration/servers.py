@@ -7,13 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from e2e.support import free_port
+from e2e.support import free_port, wait_until_healthy
 
 SEAM = str(Path(sys.executable).with_name("seam"))
 Cluster = tuple[list[str], str]  # the servers' base URLs, a secret key
@@ -54,16 +51,8 @@ def two_servers(
         )
         urls.append(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "servers did not start"
-                time.sleep(0.1)
+        for url, proc, i in zip(urls, procs, range(2), strict=True):
+            wait_until_healthy(url, proc, logs / f"server{i}.log")
         yield urls, secret
     finally:
         for p in procs:

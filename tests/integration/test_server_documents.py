@@ -8,14 +8,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from e2e.support import free_port
+from e2e.support import free_port, wait_until_healthy
 
 SEAM = str(Path(sys.executable).with_name("seam"))
 
@@ -37,15 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (workdir / "serve.log").read_text()
-            time.sleep(0.1)
+        wait_until_healthy(url, proc, workdir / "serve.log")
         printed = (workdir / "serve.log").read_text()
         write_key = re.search(r"write key:\s+(wk_\S+)", printed)
         secret_key = re.search(r"secret key:\s+(sk_\S+)", printed)

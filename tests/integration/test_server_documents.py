@@ -13,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from e2e.support import free_port, wait_until_healthy
+from seam.app import create_app
+from seam.settings import Settings
 
 SEAM = str(Path(sys.executable).with_name("seam"))
 
@@ -95,6 +98,29 @@ def test_openapi_documents_the_ingestion_endpoints(served: tuple[str, str, str])
     documented.pop("userId", None)
     r = httpx.post(f"{url}/v1/track", json=documented, auth=(write_key, ""))
     assert r.status_code == 200, r.text
+    # ...and its answer is the documented one.
+    answer = doc["paths"]["/v1/track"]["post"]["responses"]["200"]["content"]["application/json"]
+    success = doc["components"]["schemas"][answer["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(r.json()) == set(success["required"]) == set(success["properties"])
+
+
+def test_openapi_documents_every_api_route_and_no_other(served: tuple[str, str, str]) -> None:
+    url, _, _ = served
+    doc = httpx.get(f"{url}/openapi.json").json()
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    app = create_app(Settings(database_url="sqlite:///:memory:"))
+    served_routes = {
+        (route.path, method)
+        for route in app.routes
+        if isinstance(route, Route) and route.path.startswith(("/v1/", "/healthz"))
+        for method in route.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    assert documented == served_routes
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            in_path = {p["name"] for p in op.get("parameters", ()) if p["in"] == "path"}
+            assert in_path == set(re.findall(r"{(\w+)}", path)), path
 
 
 def test_tracker_is_served_with_caching_headers(served: tuple[str, str, str]) -> None:

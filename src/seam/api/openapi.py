@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -26,93 +27,200 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(name: str) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": _ref(name)}}}
+def _json(*names: str) -> dict[str, Any]:
+    schema_: dict[str, Any] = (
+        _ref(names[0]) if len(names) == 1 else {"oneOf": [_ref(n) for n in names]}
+    )
+    return {"content": {"application/json": {"schema": schema_}}}
 
 
 def _operation(
     summary: str,
-    body: str | None,
-    result: str,
-    scope: str,
-    params: tuple[str, ...] = (),
+    body: tuple[str, ...],
+    result: tuple[str, ...],
+    scope: str | None,
+    path: str,
+    query: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
-        "security": [{"basic": []}, {"bearer": []}],
-        "x-scope": scope,
         "responses": {
-            "200": {"description": "success", **_json(result)},
+            "200": {"description": "success", **_json(*result)},
             **{code: {"description": text, **_json("Error")} for code, text in _ERRORS.items()},
         },
     }
+    if scope:
+        op["security"] = [{"basic": []}, {"bearer": []}]
+        op["x-scope"] = scope
     if body:
-        op["requestBody"] = {"required": True, **_json(body)}
-    if params:
-        op["parameters"] = [
-            {"name": p, "in": "query", "schema": {"type": "string"}} for p in params
-        ]
+        op["requestBody"] = {"required": True, **_json(*body)}
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ] + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in query]
+    if parameters:
+        op["parameters"] = parameters
     return op
+
+
+_PAGE = ("limit", "cursor")
+# (method, path, summary, request body, 200 body, scope, query parameters)
+_OPERATIONS: list[
+    tuple[str, str, str, tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
+] = [
+    *(
+        (
+            "post",
+            f"/v1/{kind}",
+            f"Ingest one {kind} message",
+            ("Message",),
+            ("Success",),
+            "events:write",
+            (),
+        )
+        for kind in ("track", "page", "screen", "group")
+    ),
+    *(
+        (
+            "post",
+            f"/v1/{kind}",
+            "Identify: resolve the contact, bind the visitor, back-fill",
+            ("Message",),
+            ("IdentifyResult",),
+            "events:write",
+            (),
+        )
+        for kind in ("identify", "alias")
+    ),
+    *(
+        ("post", path, "Ingest a batch", ("Batch",), ("BatchResult",), "events:write", ())
+        for path in ("/v1/batch", "/v1/import")
+    ),
+    (
+        "post",
+        "/v1/collect",
+        "The tracker's endpoint: a batch, or one message (write key only)",
+        ("Batch", "Message"),
+        ("BatchResult", "Success", "IdentifyResult"),
+        "events:write",
+        ("key",),
+    ),
+    (
+        "get",
+        "/v1/events",
+        "The timeline",
+        (),
+        ("EventPage",),
+        "events:read",
+        (
+            "contact_id",
+            "anonymous_id",
+            "session_id",
+            "identified_only",
+            "type",
+            "since",
+            "until",
+            "order",
+            *_PAGE,
+        ),
+    ),
+    (
+        "get",
+        "/v1/contacts",
+        "Find contacts",
+        (),
+        ("ContactPage",),
+        "contacts:read",
+        ("external_id", "email", "phone", "q", *_PAGE),
+    ),
+    ("get", "/v1/contacts/{contact_id}", "A contact", (), ("ContactDoc",), "contacts:read", ()),
+    (
+        "get",
+        "/v1/visitors/{anonymous_id}",
+        "A visitor and its binding",
+        (),
+        ("VisitorDoc",),
+        "contacts:read",
+        (),
+    ),
+    (
+        "get",
+        "/v1/audit",
+        "Identity decisions",
+        (),
+        ("AuditPage",),
+        "contacts:read",
+        ("contact_id", "anonymous_id", "action", *_PAGE),
+    ),
+    (
+        "get",
+        "/v1/quarantine",
+        "Rejected messages",
+        (),
+        ("QuarantinePage",),
+        "admin",
+        ("since", *_PAGE),
+    ),
+    (
+        "post",
+        "/v1/contacts/import",
+        "CRM import",
+        ("ImportBody",),
+        ("BatchResult",),
+        "contacts:write",
+        (),
+    ),
+    (
+        "post",
+        "/v1/visitors/{anonymous_id}/move",
+        "Move a device to a contact",
+        ("MoveBody",),
+        ("AdminResult",),
+        "admin",
+        (),
+    ),
+    (
+        "post",
+        "/v1/contacts/{contact_id}/merge",
+        "Merge a contact into this one",
+        ("MergeBody",),
+        ("AdminResult",),
+        "admin",
+        (),
+    ),
+    ("delete", "/v1/contacts/{contact_id}", "Erase a contact", (), ("AdminResult",), "admin", ()),
+    (
+        "get",
+        "/v1/contacts/{contact_id}/export",
+        "Everything stored of a contact",
+        (),
+        ("ContactExport",),
+        "admin",
+        (),
+    ),
+    (
+        "patch",
+        "/v1/sessions/{session_id}/identify",
+        "Identify a session with the app's JWT",
+        (),
+        ("SessionIdentifyResult",),
+        None,
+        (),
+    ),
+    ("get", "/healthz", "Up, and how many processes serve the database", (), ("Health",), None, ()),
+]
 
 
 @cache
 def document() -> dict[str, Any]:
-    structs = [
-        schema.Message,
-        schema.Batch,
-        schema.BatchResult,
-        schema.IdentifyResult,
-        schema.Error,
-        schema.EventPage,
-        schema.ContactDoc,
-        schema.ImportBody,
-    ]
+    structs = [getattr(schema, name) for name in schema.DOCUMENTED]
     _, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}"
     )
     paths: dict[str, Any] = {}
-    for kind in ("track", "page", "screen", "group", "alias"):
-        paths[f"/v1/{kind}"] = {
-            "post": _operation(
-                f"Ingest one {kind} message", "Message", "BatchResult", "events:write"
-            )
-        }
-    paths["/v1/identify"] = {
-        "post": _operation(
-            "Identify: resolve the contact, bind the visitor, back-fill",
-            "Message",
-            "IdentifyResult",
-            "events:write",
-        )
-    }
-    for path in ("/v1/batch", "/v1/import", "/v1/collect"):
-        paths[path] = {"post": _operation("Ingest a batch", "Batch", "BatchResult", "events:write")}
-    paths["/v1/events"] = {
-        "get": _operation(
-            "The timeline",
-            None,
-            "EventPage",
-            "events:read",
-            (
-                "contact_id",
-                "anonymous_id",
-                "session_id",
-                "identified_only",
-                "type",
-                "since",
-                "until",
-                "order",
-                "limit",
-                "cursor",
-            ),
-        )
-    }
-    paths["/v1/contacts/{id}"] = {
-        "get": _operation("A contact", None, "ContactDoc", "contacts:read")
-    }
-    paths["/v1/contacts/import"] = {
-        "post": _operation("CRM import", "ImportBody", "BatchResult", "contacts:write")
-    }
+    for method, path, summary, body, result, scope, query in _OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(summary, body, result, scope, path, query)
+    paths["/v1/sessions/{session_id}/identify"]["patch"]["security"] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Seam", "version": __version__},

@@ -79,6 +79,12 @@ class BatchResult(msgspec.Struct):
     rejected: list[Rejected]
 
 
+class Success(msgspec.Struct):
+    """The answer to one stored message (other than identify and alias)."""
+
+    status: Literal["success"]
+
+
 class IdentifyResult(msgspec.Struct, omit_defaults=True):
     status: Literal["success"]
     contact_id: str | None
@@ -164,3 +170,120 @@ class ImportRecord(msgspec.Struct, omit_defaults=True):
 class ImportBody(msgspec.Struct, omit_defaults=True):
     records: list[ImportRecord]
     source: str | None = None
+
+
+class ContactSummary(msgspec.Struct):
+    id: str
+    external_id: str | None
+    identified: bool
+    identified_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class ContactPage(msgspec.Struct):
+    data: list[ContactSummary]
+    next_cursor: str | None
+
+
+class Visitor(msgspec.Struct):
+    anonymous_id: str
+    contact_id: str | None
+    contact: Contact | None
+    first_seen: str
+    last_seen: str
+    event_count: int
+    bound_at: str | None
+    bound_via: str | None
+
+
+class VisitorDoc(msgspec.Struct):
+    data: Visitor
+
+
+class AuditEntry(msgspec.Struct):
+    id: str
+    at: str
+    action: str
+    contact_id: str | None
+    anonymous_id: str | None
+    other_contact_id: str | None
+    reason: str | None
+    trust: str | None
+    key_id: str | None
+    details: dict[str, Any] | None
+
+
+class AuditPage(msgspec.Struct):
+    data: list[AuditEntry]
+    next_cursor: str | None
+
+
+class Quarantined(msgspec.Struct):
+    id: str
+    received_at: str
+    code: str
+    message: str
+    payload: str
+
+
+class QuarantinePage(msgspec.Struct):
+    data: list[Quarantined]
+    next_cursor: str | None
+
+
+class MoveBody(msgspec.Struct):
+    contact_id: str
+
+
+class MergeBody(msgspec.Struct):
+    from_contact_id: str
+
+
+class AdminResult(msgspec.Struct, kw_only=True):
+    """What an admin operation did; the fields beyond `status` depend on the operation."""
+
+    status: Literal["success"]
+
+
+class SessionIdentifyResult(msgspec.Struct):
+    status: Literal["success"]
+    contact_id: str
+    events_linked: int
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok"]
+    processes: int
+
+
+class ExportedContact(Contact):
+    events: list[Event]
+
+
+class ContactExport(msgspec.Struct):
+    data: ExportedContact
+
+
+# The structs /openapi.json documents (their names are the components' names).
+DOCUMENTED = (
+    "Message",
+    "Batch",
+    "BatchResult",
+    "Success",
+    "IdentifyResult",
+    "Error",
+    "EventPage",
+    "ContactDoc",
+    "ContactPage",
+    "VisitorDoc",
+    "AuditPage",
+    "QuarantinePage",
+    "ImportBody",
+    "MoveBody",
+    "MergeBody",
+    "AdminResult",
+    "ContactExport",
+    "SessionIdentifyResult",
+    "Health",
+)

@@ -104,7 +104,7 @@ def erase_contact(conn: Connection, ws: str, contact_id: str, key_id: str | None
     if contacts.by_id(conn, ws, contact_id) is None:
         raise NotFound("no such contact")
     devices = [v.anonymous_id for v in visitors.of_contact(conn, ws, contact_id)]
-    erasure.erase_contact(conn, ws, contact_id, devices)
+    scrubbed = erasure.erase_contact(conn, ws, contact_id, devices)
     audit.record(
         conn,
         ws,
@@ -113,7 +113,7 @@ def erase_contact(conn: Connection, ws: str, contact_id: str, key_id: str | None
                 "contact_erased",
                 contact_id=contact_id,
                 trust=Trust.AUTHORITATIVE.label,
-                details={"devices": len(devices)},
+                details={"devices": len(devices), "rejected_messages": scrubbed},
             )
         ],
         at=now_us(),

@@ -231,6 +231,29 @@ def test_erasure_removes_contact_events_and_keeps_tombstone_without_personal_dat
     assert again["created"] is True and again["contact_id"] != contact_id
 
 
+def test_erasure_also_removes_the_rejected_messages_that_name_the_person(workspace: Workspace):
+    vid, ext = uid("vid_"), uid("usr_")
+    email = f"{ext}@example.com"
+    contact_id = workspace.identify(
+        {"userId": ext, "anonymousId": vid, "traits": {"email": email}}
+    )["contact_id"]
+    rejected = [
+        {"type": "track", "userId": ext, "event": ""},  # no event name
+        {"type": "page", "anonymousId": vid, "timestamp": "not a time"},
+        {"type": "nonsense", "anonymousId": uid("v_"), "traits": {"email": email.upper()}},
+        {"type": "nonsense", "anonymousId": uid("someone-else_"), "messageId": "keep-me"},
+    ]
+    assert workspace.batch(rejected, secret=True)["accepted"] == 0
+    assert len(workspace.quarantine()) == 4
+
+    expect(workspace.secret(f"/v1/contacts/{contact_id}", method="DELETE"))
+
+    left = workspace.quarantine()
+    assert [q["payload"] for q in left if "keep-me" in q["payload"]] and len(left) == 1
+    (tombstone,) = workspace.audit(action="contact_erased")
+    assert tombstone["details"]["rejected_messages"] == 3
+
+
 def test_erasing_unknown_contact_is_404(shared_workspace: Workspace):
     expect_error(shared_workspace.secret("/v1/contacts/nope", method="DELETE"), 404)
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
-from seam.store.tables import audit, contacts, events, identifiers, memberships, traits, visitors
+from seam.store.tables import (
+    audit,
+    contacts,
+    events,
+    identifiers,
+    memberships,
+    quarantine,
+    traits,
+    visitors,
+)
 
 
-def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> None:
-    """Remove the contact, its identifiers, traits, bindings, devices and events; strip the
-    personal data from earlier audit rows (the caller writes the tombstone)."""
+def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> int:
+    """Remove the contact, its identifiers, traits, bindings, devices and events, and the
+    rejected messages that name it; strip the personal data from earlier audit rows (the
+    caller writes the tombstone). Returns how many rejected messages were removed."""
+    scrubbed = _scrub_quarantine(conn, ws, contact_id, anonymous_ids)
     conn.execute(
         delete(events).where(events.c.workspace_id == ws, events.c.contact_id == contact_id)
     )
@@ -59,6 +70,37 @@ def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: lis
         )
         .values(anonymous_id=None, details="{}", reason=None)
     )
+    return scrubbed
+
+
+def _scrub_quarantine(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> int:
+    """Delete the quarantined payloads that name the contact: its external id or a device's id
+    as a JSON string, or one of its identifiers anywhere (an email or a LinkedIn URL is
+    distinctive; a phone number is matched only as it was normalized). Case-insensitive;
+    best effort on the first 4 KB that a rejected message keeps."""
+    external_id = conn.execute(
+        select(contacts.c.external_id).where(
+            contacts.c.workspace_id == ws, contacts.c.id == contact_id
+        )
+    ).scalar()
+    values = conn.execute(
+        select(identifiers.c.value).where(
+            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id
+        )
+    ).scalars()
+    quoted = [f'"{i}"' for i in (external_id, *anonymous_ids) if i]
+    patterns = {f"%{_like_escaped(v.lower())}%" for v in (*quoted, *values)}
+    if not patterns:
+        return 0
+    payload = func.lower(quarantine.c.payload)
+    found = or_(*(payload.like(p, escape="\\") for p in sorted(patterns)))
+    return int(
+        conn.execute(delete(quarantine).where(quarantine.c.workspace_id == ws, found)).rowcount
+    )
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def move_identifiers(conn: Connection, ws: str, from_contact: str, to_contact: str) -> None:

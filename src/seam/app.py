@@ -28,7 +28,7 @@ from seam.api.envelope import (
 from seam.api.fast_path import IngestFastPath
 from seam.api.state import AppState, app_state
 from seam.clock import now_us
-from seam.enrichment import enrich, recent_window_start
+from seam.enrichment import enrich_recent
 from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
@@ -51,7 +51,7 @@ async def _enrich_forever(state: AppState) -> None:
         await asyncio.sleep(state.settings.enrich_interval)
         started = now_us()
         try:
-            linked = await state.writer.run(lambda conn: enrich(conn, since=recent_window_start()))
+            linked = await state.writer.run(enrich_recent)
         except Exception as exc:  # the next pass tries again; the server keeps serving
             log.warning("enrichment pass failed: %r", exc)
             continue

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from seam.clock import now_us
 from seam.store import events, visitors, workspaces
+from seam.store.turns import ENRICHMENT, take_turn
 
 RECENT_WINDOW_US = 15 * 60 * 1_000_000
 
@@ -23,6 +24,12 @@ def enrich(conn: Connection, *, since: int | None) -> int:
         events.attribute_raced(conn, ws.id, visitors.bound_since(conn, ws.id, since or 0))
         for ws in workspaces.list_workspaces(conn)
     )
+
+
+def enrich_recent(conn: Connection) -> int:
+    """The periodic pass over recent bindings, by one process at a time: the others skip the
+    round (their passes would update the same rows)."""
+    return enrich(conn, since=recent_window_start()) if take_turn(conn, ENRICHMENT) else 0
 
 
 def recent_window_start() -> int:

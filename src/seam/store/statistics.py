@@ -12,11 +12,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from seam.store.tables import metadata
+from seam.store.turns import STATISTICS, take_turn
 
 # Below this many changed rows a table is left to autovacuum: small tables plan well anyway.
 MIN_CHANGED_ROWS = 1000
 CHANGED_FRACTION = 0.1
-_LOCK_KEY = 0x5EA3_57A7  # one process analyzes at a time; the others skip their turn
 
 
 def stale_tables(conn: Connection) -> list[str]:
@@ -41,9 +41,7 @@ def stale_tables(conn: Connection) -> list[str]:
 def refresh(conn: Connection) -> list[str]:
     """Analyze the stale tables (PostgreSQL only); returns their names. Skips, returning
     nothing, while another process holds the turn."""
-    if conn.dialect.name != "postgresql":
-        return []
-    if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY}).scalar():
+    if conn.dialect.name != "postgresql" or not take_turn(conn, STATISTICS):
         return []
     tables = stale_tables(conn)
     for name in tables:

@@ -142,13 +142,16 @@ class TraitMeta(msgspec.Struct):
     trust: str
 
 
-class Contact(msgspec.Struct):
+class ContactSummary(msgspec.Struct):
     id: str
     external_id: str | None
     identified: bool
     identified_at: str | None
     created_at: str
     updated_at: str
+
+
+class Contact(ContactSummary):
     traits: dict[str, Any]
     trait_meta: dict[str, TraitMeta]
     identifiers: dict[str, str | None]
@@ -170,15 +173,6 @@ class ImportRecord(msgspec.Struct, omit_defaults=True):
 class ImportBody(msgspec.Struct, omit_defaults=True):
     records: list[ImportRecord]
     source: str | None = None
-
-
-class ContactSummary(msgspec.Struct):
-    id: str
-    external_id: str | None
-    identified: bool
-    identified_at: str | None
-    created_at: str
-    updated_at: str
 
 
 class ContactPage(msgspec.Struct):

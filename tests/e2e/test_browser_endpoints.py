@@ -416,3 +416,90 @@ def test_public_key_tokens_identify_the_session(
     )
     forged = jwt.encode({"sub": "usr-forged"}, other, algorithm=algorithm)
     expect_error(identify_session(workspace, session, forged), 401)
+
+
+# -- Segment's browser SDK (analytics.js / analytics-next) with `apiHost` set to Seam ----------
+
+
+def analytics_js(ws: Workspace, letter: str, body: dict[str, Any], **kw: Any) -> Any:
+    """What analytics-next sends: text/plain JSON with the write key and its metadata."""
+    sent = {
+        "messageId": uid("ajs-next-"),
+        "writeKey": ws.write_key,
+        "sentAt": "2026-12-02T10:00:00.000Z",
+        "timestamp": "2026-12-02T10:00:00.000Z",
+        "integrations": {},
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+        "context": {
+            "library": {"name": "analytics.js", "version": "next-1.70.0"},
+            "page": {"path": "/pricing", "url": "https://www.example.com/pricing"},
+            "userAgent": "Mozilla/5.0",
+            "locale": "en-US",
+        },
+        **body,
+    }
+    return ws.http.post(
+        f"/v1/{letter}",
+        content=json.dumps(sent),
+        headers={"Content-Type": "text/plain", **kw.get("headers", ORIGIN)},
+    )
+
+
+def test_analytics_js_pages_then_identify_stitch_the_visitor(workspace: Workspace) -> None:
+    anon = uid("ajs-")
+    for path in ("/", "/pricing"):
+        r = analytics_js(
+            workspace, "p", {"type": "page", "anonymousId": anon, "properties": {"path": path}}
+        )
+        assert expect(r) == {"status": "success"}
+        assert r.headers["access-control-allow-origin"] == "https://www.example.com"
+    tracked = analytics_js(
+        workspace, "t", {"type": "track", "event": "Clicked", "anonymousId": anon}
+    )
+    assert expect(tracked) == {"status": "success"}
+    identified = expect(
+        analytics_js(
+            workspace,
+            "i",
+            {
+                "type": "identify",
+                "userId": "usr-ajs",
+                "anonymousId": anon,
+                "traits": {"plan": "pro"},
+            },
+        )
+    )
+    assert (identified["created"], identified["events_linked"]) == (True, 3)
+    timeline = workspace.events(contact_id=identified["contact_id"])
+    assert {e["type"] for e in timeline} == {"page", "track", "identify"}
+    # A soft claim: the write key's identify is stored with that trust.
+    contact = workspace.contact(identified["contact_id"])
+    assert contact["traits"]["plan"] == "pro"
+
+
+def test_analytics_js_batches_go_to_b(workspace: Workspace) -> None:
+    anon = uid("ajs-")
+    body = {
+        "writeKey": workspace.write_key,
+        "sentAt": "2026-12-02T10:00:00.000Z",
+        "batch": [
+            {"type": "page", "anonymousId": anon, "messageId": uid("m-"), "_metadata": {}},
+            {"type": "track", "event": "Signed Up", "anonymousId": anon, "messageId": uid("m-")},
+        ],
+    }
+    r = workspace.http.post(
+        "/v1/b", content=json.dumps(body), headers={"Content-Type": "text/plain", **ORIGIN}
+    )
+    assert expect(r)["accepted"] == 2
+    assert len(workspace.events(anonymous_id=anon)) == 2
+
+
+def test_analytics_js_paths_keep_the_browser_rules(workspace: Workspace) -> None:
+    message = {"type": "track", "event": "x", "anonymousId": uid("ajs-")}
+    foreign = analytics_js(workspace, "t", message, headers={"Origin": "https://evil.test"})
+    expect_error(foreign, 403, "forbidden_origin")
+    assert "access-control-allow-origin" not in foreign.headers
+    secret = analytics_js(workspace, "t", {**message, "writeKey": workspace.secret_key})
+    expect_error(secret, 403, "secret_key_in_browser")
+    # Each single-message path takes its own type only.
+    expect_error(analytics_js(workspace, "t", {**message, "type": "page"}), 400, "invalid_type")

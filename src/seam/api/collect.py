@@ -1,4 +1,7 @@
-"""POST /v1/collect: the tracker's endpoint (SPEC §6)."""
+"""POST /v1/collect: the tracker's endpoint (SPEC §6), also served at the paths Segment's
+browser SDK (analytics.js / analytics-next) posts to when its `apiHost` is Seam:
+`/v1/t|p|i|a|g|s` (one message of that type) and `/v1/b` (a batch), each with the write key
+in the body and the same origin, key and CORS rules."""
 
 from __future__ import annotations
 
@@ -18,9 +21,20 @@ from .envelope import error_response
 from .ingest import body_key, read_body, split_batch, store_batch, store_single
 from .state import app_state
 
+# analytics.js names each endpoint by the first letter of the message type.
+ANALYTICS_JS_PATHS = {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "a": "alias",
+    "g": "group",
+    "s": "screen",
+}
+
 
 async def collect(request: Request) -> Response:
     received_at = now_us()
+    default_type = ANALYTICS_JS_PATHS.get(request.scope["path"].rsplit("/", 1)[-1])
     data = await read_body(request)
     payload = decode_json(data)
     key = request.query_params.get("key") or body_key(payload) or key_from_headers(request)
@@ -41,7 +55,9 @@ async def collect(request: Request) -> Response:
                     message.pop("anonymous_id", None)
                     message["anonymousId"] = visitor
         if single:  # answered as the single-message endpoints answer (400/413 when refused)
-            response = await store_single(request, principal.caller, payload, data, received_at)
+            response = await store_single(
+                request, principal.caller, payload, data, received_at, default_type
+            )
         else:
             messages, rejected = split_batch(payload, received_at, len(data))
             response = await store_batch(request, principal.caller, messages, rejected)
@@ -71,7 +87,12 @@ async def preflight(request: Request) -> Response:
     return Response(status_code=204)
 
 
+BROWSER_PATHS = ("/v1/collect", "/v1/b", *(f"/v1/{letter}" for letter in ANALYTICS_JS_PATHS))
 routes = [
-    Route("/v1/collect", collect, methods=["POST"]),
-    Route("/v1/collect", preflight, methods=["OPTIONS"]),
+    route
+    for path in BROWSER_PATHS
+    for route in (
+        Route(path, collect, methods=["POST"]),
+        Route(path, preflight, methods=["OPTIONS"]),
+    )
 ]

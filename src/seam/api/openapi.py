@@ -10,6 +10,7 @@ import msgspec
 
 from seam import __version__
 from seam.api import schema
+from seam.api.collect import ANALYTICS_JS_PATHS, BROWSER_PATHS
 
 _ERRORS = {
     "400": "invalid message or parameters",
@@ -104,6 +105,27 @@ _OPERATIONS: list[
         ("BatchResult", "Success", "IdentifyResult"),
         "events:write",
         ("key",),
+    ),
+    (
+        "post",
+        "/v1/b",
+        "A batch from Segment's analytics.js (write key in the body)",
+        ("Batch",),
+        ("BatchResult",),
+        "events:write",
+        (),
+    ),
+    *(
+        (
+            "post",
+            f"/v1/{letter}",
+            f"One {kind} message from Segment's analytics.js (write key in the body)",
+            ("Message",),
+            ("IdentifyResult",) if kind in ("identify", "alias") else ("Success",),
+            "events:write",
+            (),
+        )
+        for letter, kind in ANALYTICS_JS_PATHS.items()
     ),
     (
         "get",
@@ -221,6 +243,9 @@ def document() -> dict[str, Any]:
     for method, path, summary, body, result, scope, query in _OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(summary, body, result, scope, path, query)
     paths["/v1/sessions/{session_id}/identify"]["patch"]["security"] = [{"bearer": []}]
+    for path, operations in paths.items():
+        if path in BROWSER_PATHS:  # origin-checked, write keys only, answered with CORS
+            operations["post"]["x-browser"] = True
     return {
         "openapi": "3.1.0",
         "info": {"title": "Seam", "version": __version__},

@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/seam serve $(ARGS)
 
+# Segment's browser SDK for tests/browser/test_segment_browser_sdk.py, from the npm registry.
+SDK_STAMP := tests/browser/sdk/node_modules/.installed
+$(SDK_STAMP): tests/browser/sdk/package-lock.json
+	npm ci --prefix tests/browser/sdk --no-audit --no-fund --loglevel=error
+	touch $(SDK_STAMP)
+
 ## Run the whole test suite (SQLite and PostgreSQL backends, browser, SDK compat).
-test: $(STAMP)
+test: $(STAMP) $(SDK_STAMP)
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
@@ -27,4 +33,4 @@ bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/sdk/node_modules

@@ -132,6 +132,22 @@ def test_preflight_grants_cors_only_to_the_workspace_origins(workspace: Workspac
     assert "access-control-allow-origin" not in bad.headers
 
 
+def test_a_preflight_without_a_key_lets_the_post_be_sent_and_the_post_decides(
+    workspace: Workspace,
+) -> None:
+    """Segment's browser SDK preflights with its key in the body, not in the URL: the
+    preflight is granted to the asking origin, and the POST itself is origin-checked."""
+    asked = {"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"}
+    preflight = workspace.http.options("/v1/t", headers=asked)
+    assert preflight.headers.get("access-control-allow-origin") == "https://evil.test"
+    anon = uid("v-")
+    sent = {"writeKey": workspace.write_key, "type": "track", "event": "x", "anonymousId": anon}
+    post = collect(workspace, sent, headers={"Origin": "https://evil.test"})
+    expect_error(post, 403, "forbidden_origin")
+    assert "access-control-allow-origin" not in post.headers
+    assert workspace.events(anonymous_id=anon) == []
+
+
 def test_collect_keeps_good_messages_of_a_partly_bad_batch(workspace: Workspace) -> None:
     anon = uid("v-")
     r = collect(

@@ -75,7 +75,10 @@ def _batch_of(payload: Any) -> list[Any]:
 
 
 async def preflight(request: Request) -> Response:
-    """Answered with CORS only for an origin of the workspace named by `?key=`."""
+    """With `?key=`, granted only to an origin of that key's workspace. Without one (Segment's
+    browser SDK sends its key in the body), granted to the asking origin: the preflight only
+    lets the browser send the POST, which is itself refused (403, no CORS) from any origin
+    that is not one of the workspace's domains, so nothing is stored or read from elsewhere."""
     key = request.query_params.get("key")
     if key:
         try:
@@ -84,7 +87,8 @@ async def preflight(request: Request) -> Response:
         except SeamError:
             return Response(status_code=204)
         return Response(status_code=204, headers=cors_headers(origin))
-    return Response(status_code=204)
+    asking = request.headers.get("origin")
+    return Response(status_code=204, headers=cors_headers(asking) if asking else None)
 
 
 BROWSER_PATHS = ("/v1/collect", "/v1/b", *(f"/v1/{letter}" for letter in ANALYTICS_JS_PATHS))

@@ -80,8 +80,10 @@ async def _heartbeat_forever(state: AppState) -> None:
 
 async def _heartbeat(state: AppState) -> None:
     pid = state.process_id
+    # Three missed beats before the others count a process out, and never under 15 s.
+    live_for = max(processes.LIVE_FOR_US, int(3 * state.settings.heartbeat_seconds * 1e6))
     state.live_processes = await state.writer.run(
-        lambda conn: processes.heartbeat(conn, pid, now_us())
+        lambda conn: processes.heartbeat(conn, pid, now_us(), live_for)
     )
 
 

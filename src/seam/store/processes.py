@@ -11,13 +11,13 @@ from seam.store.tables import processes
 LIVE_FOR_US = 15 * 1_000_000
 
 
-def heartbeat(conn: Connection, process_id: str, now: int) -> int:
-    """Record that `process_id` is alive at `now`; returns how many processes are (itself
-    included). Rows of processes long gone are deleted on the way."""
+def heartbeat(conn: Connection, process_id: str, now: int, live_for: int = LIVE_FOR_US) -> int:
+    """Record that `process_id` is alive at `now`; returns how many processes were heard from
+    within `live_for` µs (itself included). Rows of processes long gone are deleted."""
     stmt = insert(conn, processes).values(id=process_id, seen_at=now)
     conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"seen_at": now}))
-    conn.execute(delete(processes).where(processes.c.seen_at < now - 10 * LIVE_FOR_US))
-    live = select(func.count()).where(processes.c.seen_at >= now - LIVE_FOR_US)
+    conn.execute(delete(processes).where(processes.c.seen_at < now - 10 * live_for))
+    live = select(func.count()).where(processes.c.seen_at >= now - live_for)
     return max(1, int(conn.execute(live).scalar_one()))
 
 

@@ -101,10 +101,11 @@ def merge_contacts(
 
 
 def erase_contact(conn: Connection, ws: str, contact_id: str, key_id: str | None) -> None:
-    if contacts.by_id(conn, ws, contact_id) is None:
+    contact = contacts.by_id(conn, ws, contact_id)
+    if contact is None:
         raise NotFound("no such contact")
     devices = [v.anonymous_id for v in visitors.of_contact(conn, ws, contact_id)]
-    scrubbed = erasure.erase_contact(conn, ws, contact_id, devices)
+    scrubbed = erasure.erase_contact(conn, ws, contact, devices)
     audit.record(
         conn,
         ws,

@@ -92,7 +92,7 @@ def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:
     rate = limit / state.live_processes
     bucket = state.buckets.get(key.id)
     if bucket is None or bucket.rate != rate:
-        bucket = state.buckets[key.id] = TokenBucket(rate, max(1.0, rate))
+        bucket = state.buckets[key.id] = TokenBucket(rate)
     wait = bucket.take()
     if wait > 0:
         retry_after = str(max(1, int(wait + 0.999)))

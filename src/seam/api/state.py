@@ -43,18 +43,24 @@ class Cached:
 
 @dataclass
 class TokenBucket:
-    """Per-key request budget. It lives in each process: a limit protects that process, and
-    losing it on restart is harmless, so it is not shared state that needs the database."""
+    """Per-key request budget of this process: its share of the key's limit (the processes
+    count each other in the database). Losing it on restart is harmless. It starts full."""
 
     rate: float
-    tokens: float
+    tokens: float = field(init=False)
     updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.rate)  # a share below one request a second still lets one by
 
     def take(self) -> float:
         """0 if a request may pass now, else the seconds until one may."""
         now = time.monotonic()
-        capacity = max(1.0, self.rate)  # a share below one request a second still lets one by
-        self.tokens = min(capacity, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
+from seam.identity.resolve import ContactRef
 from seam.store.tables import (
     audit,
     contacts,
@@ -16,11 +17,12 @@ from seam.store.tables import (
 )
 
 
-def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> int:
+def erase_contact(conn: Connection, ws: str, contact: ContactRef, anonymous_ids: list[str]) -> int:
     """Remove the contact, its identifiers, traits, bindings, devices and events, and the
     rejected messages that name it; strip the personal data from earlier audit rows (the
     caller writes the tombstone). Returns how many rejected messages were removed."""
-    scrubbed = _scrub_quarantine(conn, ws, contact_id, anonymous_ids)
+    contact_id = contact.id
+    scrubbed = _scrub_quarantine(conn, ws, contact, anonymous_ids)
     conn.execute(
         delete(events).where(events.c.workspace_id == ws, events.c.contact_id == contact_id)
     )
@@ -73,22 +75,19 @@ def erase_contact(conn: Connection, ws: str, contact_id: str, anonymous_ids: lis
     return scrubbed
 
 
-def _scrub_quarantine(conn: Connection, ws: str, contact_id: str, anonymous_ids: list[str]) -> int:
+def _scrub_quarantine(
+    conn: Connection, ws: str, contact: ContactRef, anonymous_ids: list[str]
+) -> int:
     """Delete the quarantined payloads that name the contact: its external id or a device's id
     as a JSON string, or one of its identifiers anywhere (an email or a LinkedIn URL is
     distinctive; a phone number is matched only as it was normalized). Case-insensitive;
     best effort on the first 4 KB that a rejected message keeps."""
-    external_id = conn.execute(
-        select(contacts.c.external_id).where(
-            contacts.c.workspace_id == ws, contacts.c.id == contact_id
-        )
-    ).scalar()
     values = conn.execute(
         select(identifiers.c.value).where(
-            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id
+            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact.id
         )
     ).scalars()
-    quoted = [f'"{i}"' for i in (external_id, *anonymous_ids) if i]
+    quoted = [f'"{i}"' for i in (contact.external_id, *anonymous_ids) if i]
     patterns = {f"%{_like_escaped(v.lower())}%" for v in (*quoted, *values)}
     if not patterns:
         return 0

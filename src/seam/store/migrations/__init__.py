@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Index, inspect, select, text
+from sqlalchemy import Connection, Index, Table, inspect, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
@@ -22,20 +22,20 @@ def _initial_schema(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-def _events_index(name: str) -> Index:
-    return next(i for i in events.indexes if i.name == name)
+def _index(table: Table, name: str) -> Index:
+    return next(i for i in table.indexes if i.name == name)
 
 
 def _partial_contact_index(conn: Connection) -> None:
     """Anonymous events leave the contact timeline index (see `tables.events`). Version 1
     already creates it this way on a new database; rebuilding that empty index is free."""
     conn.execute(text("DROP INDEX IF EXISTS ix_events_contact_ts"))
-    _events_index("ix_events_contact_ts").create(conn)
+    _index(events, "ix_events_contact_ts").create(conn)
 
 
 def _unattributed_index(conn: Connection) -> None:
     """Version 1 already creates it on a new database."""
-    _events_index("ix_events_unattributed").create(conn, checkfirst=True)
+    _index(events, "ix_events_unattributed").create(conn, checkfirst=True)
 
 
 def _unattributed_timeline_index(conn: Connection) -> None:
@@ -44,14 +44,14 @@ def _unattributed_timeline_index(conn: Connection) -> None:
     binding, from the index alone. Existing rows need nothing: an attribution already stored
     in a row stays what it is."""
     conn.execute(text("DROP INDEX IF EXISTS ix_events_unattributed"))
-    _events_index("ix_events_unattributed").create(conn)
+    _index(events, "ix_events_unattributed").create(conn)
 
 
 def _key_form_ids(conn: Connection) -> None:
     """Version 1 already has the column on a new database."""
     if "form_id" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
         conn.execute(text("ALTER TABLE api_keys ADD COLUMN form_id VARCHAR(64)"))
-    next(i for i in api_keys.indexes if i.name == "uq_api_keys_form").create(conn, checkfirst=True)
+    _index(api_keys, "uq_api_keys_form").create(conn, checkfirst=True)
 
 
 def _processes_table(conn: Connection) -> None:

@@ -132,14 +132,19 @@ def test_preflight_grants_cors_only_to_the_workspace_origins(workspace: Workspac
     assert "access-control-allow-origin" not in bad.headers
 
 
-def test_a_preflight_without_a_key_lets_the_post_be_sent_and_the_post_decides(
+def test_a_preflight_without_a_key_is_granted_only_to_origins_of_some_workspace(
     workspace: Workspace,
 ) -> None:
-    """Segment's browser SDK preflights with its key in the body, not in the URL: the
-    preflight is granted to the asking origin, and the POST itself is origin-checked."""
-    asked = {"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"}
-    preflight = workspace.http.options("/v1/t", headers=asked)
-    assert preflight.headers.get("access-control-allow-origin") == "https://evil.test"
+    """Segment's browser SDK preflights with its key in the body, not in the URL: a workspace
+    origin is granted, any other is not, and the POST itself is origin-checked."""
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    ours = workspace.http.options("/v1/t", headers={**ORIGIN, **asked})
+    assert ours.headers.get("access-control-allow-origin") == "https://www.example.com"
+    foreign = workspace.http.options("/v1/t", headers={"Origin": "https://evil.test", **asked})
+    assert "access-control-allow-origin" not in foreign.headers
     anon = uid("v-")
     sent = {"writeKey": workspace.write_key, "type": "track", "event": "x", "anonymousId": anon}
     post = collect(workspace, sent, headers={"Origin": "https://evil.test"})

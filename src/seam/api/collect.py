@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,9 +15,10 @@ from starlette.routing import Route
 from seam.clock import now_us
 from seam.errors import Forbidden, SeamError
 from seam.ingest.body import decode_json
+from seam.store import workspaces as ws_store
 
 from .auth import authenticate, key_from_headers
-from .browser import allowed_origin, cors_headers, fingerprint
+from .browser import allowed_origin, cors_headers, fingerprint, host_allowed, request_origin
 from .envelope import error_response
 from .ingest import body_key, read_body, split_batch, store_batch, store_single
 from .state import app_state
@@ -75,10 +77,9 @@ def _batch_of(payload: Any) -> list[Any]:
 
 
 async def preflight(request: Request) -> Response:
-    """With `?key=`, granted only to an origin of that key's workspace. Without one (Segment's
-    browser SDK sends its key in the body), granted to the asking origin: the preflight only
-    lets the browser send the POST, which is itself refused (403, no CORS) from any origin
-    that is not one of the workspace's domains, so nothing is stored or read from elsewhere."""
+    """CORS only for the origins of a workspace: of the one `?key=` names, or, without a key
+    (Segment's browser SDK sends its key in the body, so its preflight names no workspace),
+    of any workspace. The POST itself is then checked against its own workspace's domains."""
     key = request.query_params.get("key")
     if key:
         try:
@@ -87,8 +88,18 @@ async def preflight(request: Request) -> Response:
         except SeamError:
             return Response(status_code=204)
         return Response(status_code=204, headers=cors_headers(origin))
-    asking = request.headers.get("origin")
-    return Response(status_code=204, headers=cors_headers(asking) if asking else None)
+    found = request_origin(request)
+    if found is None or not await _some_workspace_allows(request, found[1]):
+        return Response(status_code=204)
+    return Response(status_code=204, headers=cors_headers(found[0]))
+
+
+async def _some_workspace_allows(request: Request, host: str) -> bool:
+    def domains() -> list[tuple[str, ...]]:
+        with app_state(request).db.reader.connect() as conn:
+            return [ws.domains for ws in ws_store.list_workspaces(conn)]
+
+    return any(host_allowed(host, d) for d in await run_in_threadpool(domains))
 
 
 BROWSER_PATHS = ("/v1/collect", "/v1/b", *(f"/v1/{letter}" for letter in ANALYTICS_JS_PATHS))

@@ -21,9 +21,11 @@ from seam.identity.attribution import Claim, attribute_event
 from seam.identity.binding import REFUSED_REASON, BindOutcome, bind_device
 from seam.identity.normalize import identifiers_from_traits, normalize_email
 from seam.identity.resolve import ContactRef, resolve_contact
-from seam.identity.traits import TraitValue, merge_trait_maps, merge_traits
+from seam.identity.traits import merge_trait_maps, merge_traits
 from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
+from seam.ingest import decisions
 from seam.ingest.message import Message
+from seam.ingest.trait_cache import TraitCache
 from seam.store import audit, contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
 from seam.store.jsonb import dumps
@@ -61,8 +63,7 @@ class Ingestion:
         # External ids the prefetch looked up: one missing from _by_external does not exist.
         self._looked_up: set[tuple[str, str]] = set()
         self._created: set[tuple[str, str]] = set()
-        # Traits as this transaction left them, per (workspace, owner kind, owner id).
-        self._traits: dict[tuple[str, str, str], dict[str, TraitValue]] = {}
+        self._traits = TraitCache(conn)
         self._rows: list[dict[str, Any]] = []
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
         self._page_closings: list[tuple[str, Message]] = []
@@ -165,7 +166,7 @@ class Ingestion:
             verification_required=ws.verification_required,
         )
         for claim in decision.unverified:
-            self._audit_unverified(caller, m, claim.via)
+            self._audit(caller, decisions.identity_unverified(m, claim.via))
         if decision.claim is not None:
             contact = self._contact_by_external_id(
                 caller, decision.claim.external_id, decision.claim.trust
@@ -187,7 +188,7 @@ class Ingestion:
             return self._identify_anonymous(caller, m)
         trust = self._trust(caller, m, m.user_id)
         if not claim_is_usable(trust, verification_required=ws.verification_required):
-            self._audit_unverified(caller, m, "identify")
+            self._audit(caller, decisions.identity_unverified(m, "identify"))
             self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(None, False, 0, False, "identity_unverified")
         contact, created = self._resolve(caller, m.user_id, m.traits, trust)
@@ -214,11 +215,11 @@ class Ingestion:
         if bound is not None:
             self._merge_contact_traits(caller, bound, m.traits, m.timestamp, trust, m.type)
         else:
-            stored = self._load_traits(ws, "visitor", m.anonymous_id)
+            stored = self._traits.load(ws, "visitor", m.anonymous_id)
             winners = merge_traits(
                 stored, m.traits, observed_at=m.timestamp, trust=trust, source=m.type
             )
-            self._write_traits(ws, "visitor", m.anonymous_id, winners)
+            self._traits.write(ws, "visitor", m.anonymous_id, winners)
         self._queue_through_visitor(ws, m)
         return IdentifyOutcome(bound, False, 0, bound is not None)
 
@@ -233,7 +234,7 @@ class Ingestion:
             or not claim_is_usable(trust, verification_required=ws.verification_required)
         ):
             if email is not None and m.anonymous_id:
-                self._audit_unverified(caller, m, "form")
+                self._audit(caller, decisions.identity_unverified(m, "form"))
             bound = self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(bound, False, 0, bound is not None)
         traits = {**m.traits, "email": email}
@@ -306,23 +307,21 @@ class Ingestion:
                 trust is Trust.AUTHORITATIVE if match_identifiers is None else match_identifiers
             ),
         )
+        resolved_id = resolution.contact.id if resolution.contact else None
         for conflict in resolution.conflicts:
             self._audit(
                 caller,
-                AuditEntry(
-                    "identifier_conflict",
-                    contact_id=resolution.contact.id if resolution.contact else None,
-                    other_contact_id=conflict.holder_id,
-                    trust=trust.label,
-                    reason=f"{conflict.kind} belongs to another contact",
-                    details={"kind": conflict.kind, "external_id": external_id},
+                decisions.identifier_conflict(
+                    resolved_id, conflict.holder_id, conflict.kind, external_id, trust
                 ),
             )
         contact, created = resolution.contact, False
         if contact is not None and resolution.adopt_external_id:
             if contacts.adopt_external_id(self.conn, ws.id, contact.id, external_id, self.now):
                 contact = ContactRef(contact.id, external_id)
-                self._audit_external_id_bound(caller, contact, trust, resolution.matched_by)
+                self._audit(
+                    caller, decisions.external_id_bound(contact, trust, resolution.matched_by)
+                )
             else:
                 contact = None
         if contact is None:
@@ -362,44 +361,12 @@ class Ingestion:
         self, caller: Caller, contact: ContactRef, trust: Trust, matched_by: str | None
     ) -> None:
         """This transaction created the contact: audit it (and its external id)."""
-        self._created.add((caller.workspace.id, contact.id))
-        self._audit(
-            caller,
-            AuditEntry(
-                "contact_created",
-                contact_id=contact.id,
-                trust=trust.label,
-                details={"by": matched_by or "external_id"},
-            ),
-        )
+        ws = caller.workspace.id
+        self._created.add((ws, contact.id))
+        self._traits.start_empty(ws, "contact", contact.id)
+        self._audit(caller, decisions.contact_created(contact, trust, matched_by))
         if contact.external_id:
-            self._audit_external_id_bound(caller, contact, trust, None)
-
-    def _audit_external_id_bound(
-        self, caller: Caller, contact: ContactRef, trust: Trust, matched_by: str | None
-    ) -> None:
-        self._audit(
-            caller,
-            AuditEntry(
-                "external_id_bound",
-                contact_id=contact.id,
-                trust=trust.label,
-                reason=f"matched by {matched_by}" if matched_by else None,
-                details={"external_id": contact.external_id, "matched_by": matched_by},
-            ),
-        )
-
-    def _audit_unverified(self, caller: Caller, m: Message, via: str) -> None:
-        self._audit(
-            caller,
-            AuditEntry(
-                "identity_unverified",
-                anonymous_id=m.anonymous_id,
-                trust=Trust.SOFT.label,
-                reason="identity verification is required and the claim was not verified",
-                details={"via": via, "message_id": m.message_id},
-            ),
-        )
+            self._audit(caller, decisions.external_id_bound(contact, trust, None))
 
     def _merge_contact_traits(
         self,
@@ -413,11 +380,11 @@ class Ingestion:
         if not incoming:
             return
         ws = caller.workspace.id
-        stored = self._load_traits(ws, "contact", contact_id)
+        stored = self._traits.load(ws, "contact", contact_id)
         winners = merge_traits(
             stored, incoming, observed_at=observed_at, trust=trust, source=source
         )
-        self._write_traits(ws, "contact", contact_id, winners)
+        self._traits.write(ws, "contact", contact_id, winners)
         self._claim_identifiers(caller, contact_id, incoming)
         self._touched[ws].add(contact_id)
 
@@ -454,59 +421,26 @@ class Ingestion:
                 outcome = bind_device(bound.contact_id, contact_id)
             else:
                 linked = bound.events_linked
-                self._audit(
-                    caller,
-                    AuditEntry(
-                        "visitor_bound",
-                        contact_id=contact_id,
-                        anonymous_id=anonymous_id,
-                        trust=trust.label,
-                        reason=via,
-                    ),
-                )
+                self._audit(caller, decisions.visitor_bound(anonymous_id, contact_id, trust, via))
                 if bound.holds_traits:
                     self._adopt_held_traits(caller, anonymous_id, contact_id)
         if outcome is BindOutcome.REFUSED:
+            bound_to = self._binding(ws, anonymous_id)
             self._audit(
-                caller,
-                AuditEntry(
-                    "visitor_bind_refused",
-                    contact_id=contact_id,
-                    anonymous_id=anonymous_id,
-                    other_contact_id=self._binding(ws, anonymous_id),
-                    trust=trust.label,
-                    reason=REFUSED_REASON,
-                ),
+                caller, decisions.visitor_bind_refused(anonymous_id, contact_id, bound_to, trust)
             )
             return outcome, 0
         return outcome, linked
 
-    def _load_traits(self, ws: str, kind: str, owner: str) -> dict[str, TraitValue]:
-        key = (ws, kind, owner)
-        if key not in self._traits:
-            fresh = kind == "contact" and (ws, owner) in self._created
-            self._traits[key] = {} if fresh else contacts.load_traits(self.conn, ws, kind, owner)
-        return self._traits[key]
-
-    def _write_traits(
-        self, ws: str, kind: str, owner: str, winners: Mapping[str, TraitValue]
-    ) -> None:
-        contacts.write_traits(self.conn, ws, kind, owner, winners)
-        self._traits[(ws, kind, owner)] = {**self._load_traits(ws, kind, owner), **winners}
-
-    def _delete_traits(self, ws: str, kind: str, owner: str) -> None:
-        contacts.delete_traits(self.conn, ws, kind, owner)
-        self._traits[(ws, kind, owner)] = {}
-
     def _adopt_held_traits(self, caller: Caller, anonymous_id: str, contact_id: str) -> None:
         """Traits an anonymous identify held on the visitor join the contact by their age."""
         ws = caller.workspace.id
-        held = self._load_traits(ws, "visitor", anonymous_id)
+        held = self._traits.load(ws, "visitor", anonymous_id)
         if not held:
             return
-        stored = self._load_traits(ws, "contact", contact_id)
-        self._write_traits(ws, "contact", contact_id, merge_trait_maps(stored, held))
-        self._delete_traits(ws, "visitor", anonymous_id)
+        stored = self._traits.load(ws, "contact", contact_id)
+        self._traits.write(ws, "contact", contact_id, merge_trait_maps(stored, held))
+        self._traits.delete(ws, "visitor", anonymous_id)
         self._claim_identifiers(caller, contact_id, {k: tv.value for k, tv in held.items()})
         self._touched[ws].add(contact_id)
 
@@ -533,8 +467,8 @@ class Ingestion:
         if member is not None:
             groups.add_member(self.conn, ws, group_id, member[0], member[1], self.now)
         if traits:
-            stored = self._load_traits(ws, "company", group_id)
-            self._write_traits(
+            stored = self._traits.load(ws, "company", group_id)
+            self._traits.write(
                 ws,
                 "company",
                 group_id,

@@ -14,6 +14,8 @@ LOAD_CORE = 1  # wrk, httpx clients, this harness
 IDENTIFY_TARGET_MS = 20.0
 TIMELINE_TARGET_MS = 10.0
 THROUGHPUT_TARGET_RATIO = 0.5
+# The GUIDE's trivial Starlette endpoint on this machine (2026-11-23), to tell a slow day.
+GUIDE_TRIVIAL_RPS = 30_000
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.config import REPO, Profile
+from bench.ceilings import TRIVIAL
+from bench.config import GUIDE_TRIVIAL_RPS, REPO, Profile
 from bench.results import BackendResult, Figure
 
 HEADER = ("backend", "figure", "value", "ceiling / target", "ratio", "goal", "met")
@@ -77,6 +78,24 @@ def machine_facts(pg_version: str | None) -> list[str]:
     return facts
 
 
+def _machine_speed(results: Sequence[BackendResult]) -> list[str]:
+    """How fast the VM ran, by the Starlette endpoint against the GUIDE's measurement: the
+    latency targets are absolute, so on a slow day they are judged on a slower machine."""
+    speeds = [
+        f"{result.backend} {figure.value / GUIDE_TRIVIAL_RPS:.2f}"
+        for result in results
+        if (figure := result.figure(TRIVIAL)) is not None and figure.value
+    ]
+    if not speeds:
+        return []
+    return [
+        f"Machine speed: the Starlette trivial endpoint ran at {', '.join(speeds)} of the "
+        f"~{GUIDE_TRIVIAL_RPS:,} req/s the GUIDE measured on this machine (2026-11-23). Ratios "
+        "compare like with like; the latency targets are absolute milliseconds.",
+        "",
+    ]
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -124,6 +143,7 @@ def write_markdown(
         "the request and its row are work of the server's one core, so no server could serve "
         "more than that; the GUIDE sets no goal against it.",
         "",
+        *_machine_speed(results),
         "Noise: the machine is a 2-core VM; anything else running on it (builds, test suites) "
         "lands on one of the two cores. The ceilings are measured in the same run to absorb "
         "part of that; the details below give each run's latencies and counts.",
@@ -151,8 +171,9 @@ def write_markdown(
         "`seam serve --db URL --host 127.0.0.1 --port P`. On SQLite Seam runs with its default "
         "synchronous=FULL; the ingest figures marked `sync=NORMAL` come from a second server "
         "on a fresh file with `SEAM_SQLITE_SYNCHRONOUS=NORMAL`, like the raw ceiling.",
-        "- single ingest: the same wrk script on `POST /v1/track`, unique messageId per "
-        f"request, anonymousId from a pool of {profile.anon_pool:,}, "
+        "- single ingest: the same wrk script on `POST /v1/track`, a unique messageId per "
+        "request, random after the run's prefix like the SDKs' UUIDs (and the raw ceiling's "
+        "ids), anonymousId from a pool of {profile.anon_pool:,}, "
         "`Authorization: Basic base64(secret_key:)`; then every event since the run's start is "
         "read back through `GET /v1/events?since=…` and counted against the 2xx responses.",
         f"- batch ingest: `POST /v1/batch` with 100 messages a request, "

@@ -3,8 +3,8 @@
 --   wrk -s ingest.lua URL -- MODE PREFIX AUTHORIZATION POOL [BATCH_SIZE]
 --
 -- MODE is "track" (POST /v1/track, one message) or "batch" (POST /v1/batch, BATCH_SIZE
--- messages). messageIds are PREFIX-<thread>-<n>[-<i>]; anonymousIds come from a pool of POOL
--- ids. done() prints one line "BENCH_JSON {...}" with totals, latency and status counts.
+-- messages). messageIds are PREFIX-<random>-<thread>-<n>[-<i>]; anonymousIds come from a pool
+-- of POOL ids. done() prints one line "BENCH_JSON {...}" with totals, latency and status counts.
 
 local threads = {}
 
@@ -19,6 +19,7 @@ function init(args)
   pool = tonumber(args[4])
   batch_size = tonumber(args[5] or "100")
   counter = 0
+  math.randomseed(os.time() * 100 + tid)
   counts = {}
   path = (mode == "batch") and "/v1/batch" or "/v1/track"
   headers = { ["Content-Type"] = "application/json", ["Authorization"] = args[3] }
@@ -33,18 +34,24 @@ local function message(id, n)
     id, prefix, n % pool, n)
 end
 
+-- Random after the prefix, like the SDKs' UUIDs (and the raw ceiling's ids): each id lands at a
+-- random place in the unique index instead of appending to its end.
+local function message_id(suffix)
+  return string.format("%s-%08x%08x-%d-%d%s", prefix, math.random(0, 0x7fffffff),
+    math.random(0, 0x7fffffff), tid, counter, suffix)
+end
+
 function request()
   counter = counter + 1
-  local base = string.format("%s-%d-%d", prefix, tid, counter)
   local body
   if mode == "batch" then
     local parts = {}
     for i = 1, batch_size do
-      parts[i] = message(base .. "-" .. i, counter * batch_size + i + tid)
+      parts[i] = message(message_id("-" .. i), counter * batch_size + i + tid)
     end
     body = '{"batch":[' .. table.concat(parts, ",") .. ']}'
   else
-    body = message(base, counter + tid * 7919)
+    body = message(message_id(""), counter + tid * 7919)
   end
   return wrk.format("POST", path, headers, body)
 end

@@ -173,7 +173,7 @@ def write_markdown(
         "on a fresh file with `SEAM_SQLITE_SYNCHRONOUS=NORMAL`, like the raw ceiling.",
         "- single ingest: the same wrk script on `POST /v1/track`, a unique messageId per "
         "request, random after the run's prefix like the SDKs' UUIDs (and the raw ceiling's "
-        "ids), anonymousId from a pool of {profile.anon_pool:,}, "
+        f"ids), anonymousId from a pool of {profile.anon_pool:,}, "
         "`Authorization: Basic base64(secret_key:)`; then every event since the run's start is "
         "read back through `GET /v1/events?since=…` and counted against the 2xx responses.",
         f"- batch ingest: `POST /v1/batch` with 100 messages a request, "

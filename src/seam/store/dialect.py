@@ -195,18 +195,20 @@ def placeholder(conn: Connection) -> str:
 
 
 def select_in(
-    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[Any]
+    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[str]
 ) -> list[Any]:
-    """Run `template`, whose `{ph}` marks the leading parameters and `{match}` the test of
-    `column` against `values`, through the DBAPI: a batch looks up many keys at once on the
-    hot path. PostgreSQL gets one array parameter (`= ANY`): a long IN list of parameters gets
-    a generic plan once psycopg prepares the statement, and that plan scans the whole table."""
+    """Run `template`, whose `{ph}` marks the leading parameters and `{match}` the test of the
+    text `column` against `values`, through the DBAPI: a batch looks up many keys at once on
+    the hot path. PostgreSQL gets the values as one JSON array: a long IN list of parameters
+    gets a generic plan once psycopg prepares the statement (and that plan scans the whole
+    table), and a list parameter is dumped element by element in Python, which for a group
+    commit's ~200 ids cost twice the client CPU and 2.5 times the wall time of one string."""
     found = _in(conn, template, leading, column, values, read=lambda cursor: cursor.fetchall())
     return [row for rows in found for row in rows]
 
 
 def execute_in(
-    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[Any]
+    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[str]
 ) -> None:
     """`select_in` for a statement run for its effect."""
     for _ in _in(conn, template, leading, column, values, read=_ignore):
@@ -218,7 +220,7 @@ def _in(
     template: str,
     leading: Sequence[Any],
     column: str,
-    values: Sequence[Any],
+    values: Sequence[str],
     *,
     read: Callable[[Any], Any],
 ) -> Iterator[Any]:
@@ -226,8 +228,9 @@ def _in(
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        sql = template.format(ph=ph, match=f"{column} = ANY({ph})")
-        yield _execute(conn, sql, (*leading, list(values)), read=read)
+        match = f"{column} = ANY(ARRAY(SELECT json_array_elements_text({ph}::json)))"
+        sql = template.format(ph=ph, match=match)
+        yield _execute(conn, sql, (*leading, _json.encode(list(values)).decode()), read=read)
         return
     for start in range(0, len(values), 500):
         chunk = list(values[start : start + 500])

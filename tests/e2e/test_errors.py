@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -330,3 +331,37 @@ def test_fuzzed_identifier_traits_never_cause_a_500(shared_workspace: Workspace)
         assert_handled(shared_workspace.secret("/v1/group", group), allowed=(200, 400))
 
     run()
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+# Client-made cursors: numbers past what the databases store, non-ASCII digits, 5,000 digits.
+CRAFTED_CURSORS = [
+    ("/v1/events?anonymous_id=a", _cursor("1790812800000000|99999999999999999999999")),
+    ("/v1/events?anonymous_id=a", _cursor("-99999999999999999999|1")),
+    ("/v1/events?anonymous_id=a", _cursor("1790812800000000|²")),
+    ("/v1/contacts", _cursor("99999999999999999999999|x")),
+    ("/v1/contacts", _cursor("¹²|x")),
+    ("/v1/audit", _cursor("99999999999999999999999")),
+    ("/v1/audit", _cursor("9" * 5000)),
+    ("/v1/quarantine", _cursor("99999999999999999999999")),
+]
+
+
+@pytest.mark.parametrize(("path", "cursor"), CRAFTED_CURSORS)
+def test_crafted_cursors_are_refused_as_invalid(shared_workspace: Workspace, path: str, cursor):
+    sep = "&" if "?" in path else "?"
+    response = shared_workspace.http.get(
+        f"{path}{sep}cursor={cursor}", headers=bearer(shared_workspace.secret_key)
+    )
+    expect_error(response, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("limit", ["²", "9" * 5000, "99999999999999999999999", "-1", "0"])
+def test_odd_limits_are_refused_as_invalid(shared_workspace: Workspace, limit: str):
+    response = shared_workspace.http.get(
+        "/v1/audit", params={"limit": limit}, headers=bearer(shared_workspace.secret_key)
+    )
+    expect_error(response, 400, "invalid_parameter")

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 
 from seam.clock import parse_iso
 from seam.errors import BadRequest
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+INT64_MAX = 2**63 - 1
+
+
+def int64(raw: str) -> int | None:
+    """`raw` as an integer both databases can store (ASCII digits only: `str.isdigit` also
+    takes '²', which `int` refuses), else None."""
+    if not _INTEGER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
 
 
 def text(request: Request, name: str) -> str | None:
@@ -17,9 +31,10 @@ def limit(request: Request, default: int = 100, maximum: int = 1000) -> int:
     raw = request.query_params.get("limit")
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    value = int64(raw)
+    if value is None or not 1 <= value <= maximum:
         raise BadRequest(f"limit must be an integer from 1 to {maximum}", code="invalid_parameter")
-    return int(raw)
+    return value
 
 
 def boolean(request: Request, name: str) -> bool | None:

@@ -53,9 +53,8 @@ async def list_events(request: Request) -> Response:
     cursor = params.text(request, "cursor")
     if cursor:
         ts, last_id = render.decode_cursor(cursor, 2)
-        if not (ts.lstrip("-").isdigit() and last_id.isdigit()):
-            raise BadRequest("the cursor is not valid", code="invalid_cursor")
-        q = timelines.EventQuery(**{**q.__dict__, "after": (int(ts), int(last_id))})
+        after = (render.cursor_number(ts, negative=True), render.cursor_number(last_id))
+        q = timelines.EventQuery(**{**q.__dict__, "after": after})
 
     def work(conn: Any) -> tuple[list[Any], dict[int, int]]:
         rows = timelines.find(conn, ws, q)
@@ -99,9 +98,7 @@ async def list_contacts(request: Request) -> Response:
     cursor = params.text(request, "cursor")
     if cursor:
         created, cid = render.decode_cursor(cursor, 2)
-        if not created.isdigit():
-            raise BadRequest("the cursor is not valid", code="invalid_cursor")
-        before = (int(created), cid)
+        before = (render.cursor_number(created), cid)
     limit = params.limit(request, default=50, maximum=500)
     rows = await _read(
         request,
@@ -155,9 +152,7 @@ def _row_id_cursor(request: Request) -> int | None:
     if not cursor:
         return None
     (raw_id,) = render.decode_cursor(cursor, 1)
-    if not raw_id.isdigit():
-        raise BadRequest("the cursor is not valid", code="invalid_cursor")
-    return int(raw_id)
+    return render.cursor_number(raw_id)
 
 
 async def list_audit(request: Request) -> Response:

@@ -13,6 +13,8 @@ from seam.errors import BadRequest
 from seam.store.jsonb import loads
 from seam.store.reads import ContactView
 
+from .params import int64
+
 PAGE_DURATION_CAP_MS = 3_600_000
 
 
@@ -28,6 +30,14 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
     if len(parts) != count:
         raise BadRequest("the cursor is not valid", code="invalid_cursor")
     return parts
+
+
+def cursor_number(part: str, *, negative: bool = False) -> int:
+    """A number inside a cursor; a client-made one out of range is refused, not sent to SQL."""
+    value = int64(part)
+    if value is None or (value < 0 and not negative):
+        raise BadRequest("the cursor is not valid", code="invalid_cursor")
+    return value
 
 
 def derived_durations(

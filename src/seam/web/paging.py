@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from seam.api.params import int64
 from seam.api.render import decode_cursor, encode_cursor
 from seam.errors import BadRequest
 
-__all__ = ["cursor_parts", "encode_cursor", "text_param"]
+__all__ = ["cursor_parts", "encode_cursor", "int64", "text_param"]
 
 
 def cursor_parts(request: Request, count: int) -> list[str] | None:

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from seam.store import audit
 from seam.web.auth import Ctx, base_context, page, read
-from seam.web.paging import text_param
+from seam.web.paging import int64, text_param
 from seam.web.templating import render
 from seam.web.timeline import audit_view
 
@@ -31,7 +31,7 @@ async def identity_log(request: Request, ctx: Ctx) -> Response:
     contact_id = text_param(request, "contact_id", 64)
     anonymous_id = text_param(request, "anonymous_id")
     before_raw = request.query_params.get("before", "")
-    before_id = int(before_raw) if before_raw.isdigit() else None
+    before_id = int64(before_raw)
     rows = await read(
         request,
         lambda c: audit.query(

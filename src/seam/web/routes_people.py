@@ -13,17 +13,23 @@ from seam.api.render import derived_durations
 from seam.errors import NotFound
 from seam.store import audit, dashboard, timelines, visitors
 from seam.web.auth import Ctx, base_context, page, read
-from seam.web.paging import cursor_parts, encode_cursor, text_param
+from seam.web.paging import cursor_parts, encode_cursor, int64, text_param
 from seam.web.templating import render
 from seam.web.timeline import audit_view, event_view, group_sessions
 
 PAGE_SIZE = 50
 
 
+def _before(parts: list[str] | None) -> tuple[int, str] | None:
+    """Where a list sorted by (time, id) descending continues; a mangled cursor restarts it."""
+    at = int64(parts[0]) if parts else None
+    return (at, parts[1]) if parts and at is not None else None
+
+
 async def people(request: Request, ctx: Ctx) -> Response:
     q = text_param(request, "q")
     parts = cursor_parts(request, 2)
-    before = (int(parts[0]), parts[1]) if parts and parts[0].isdigit() else None
+    before = _before(parts)
     rows = await read(
         request,
         lambda c: dashboard.people(c, ctx.ws.id, q=q, before=before, limit=PAGE_SIZE),
@@ -39,7 +45,7 @@ async def people(request: Request, ctx: Ctx) -> Response:
 
 async def visitor_list(request: Request, ctx: Ctx) -> Response:
     parts = cursor_parts(request, 2)
-    before = (int(parts[0]), parts[1]) if parts and parts[0].isdigit() else None
+    before = _before(parts)
 
     def work(conn: Connection) -> tuple[list[Any], dict[str, int]]:
         rows = dashboard.anonymous_visitors(conn, ctx.ws.id, before=before, limit=PAGE_SIZE)

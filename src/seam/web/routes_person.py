@@ -13,7 +13,7 @@ from seam.api.render import derived_durations
 from seam.errors import NotFound
 from seam.store import dashboard, reads, timelines
 from seam.web.auth import Ctx, base_context, page, read
-from seam.web.paging import cursor_parts, encode_cursor
+from seam.web.paging import cursor_parts, encode_cursor, int64
 from seam.web.templating import render
 from seam.web.timeline import audit_view, event_view, group_sessions
 
@@ -56,11 +56,8 @@ def person_data(
 async def person(request: Request, ctx: Ctx) -> Response:
     contact_id = request.path_params["contact_id"]
     parts = cursor_parts(request, 2)
-    after = (
-        (int(parts[0]), int(parts[1]))
-        if parts and parts[0].lstrip("-").isdigit() and parts[1].isdigit()
-        else None
-    )
+    at, last_id = (int64(parts[0]), int64(parts[1])) if parts else (None, None)
+    after = (at, last_id) if at is not None and last_id is not None else None
     found = await read(request, lambda c: person_data(c, ctx.ws.id, contact_id, after))
     if found is None:
         raise NotFound("person")

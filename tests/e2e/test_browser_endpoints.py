@@ -189,10 +189,12 @@ def test_form_submission_creates_the_contact_by_email_and_binds_the_device(
 def test_a_form_never_stores_a_password_even_if_one_is_sent(workspace: Workspace) -> None:
     anon = uid("v-")
     traits = {"email": "ada@example.com", "password": "hunter2", "user_pwd": "x", "plan": "pro"}
-    form = {"type": "form", "anonymousId": anon, "traits": traits}
+    properties = {"form_id": "signup", "password": "hunter3", "client_secret": "s"}
+    form = {"type": "form", "anonymousId": anon, "traits": traits, "properties": properties}
     expect(collect(workspace, {"writeKey": workspace.write_key, "batch": [form]}))
     (stored,) = workspace.events(anonymous_id=anon, type="form")
     assert stored["traits"] == {"email": "ada@example.com", "plan": "pro"}
+    assert stored["properties"] == {"form_id": "signup"}
 
 
 def test_form_email_of_another_person_does_not_take_a_bound_device(workspace: Workspace) -> None:

@@ -429,6 +429,24 @@ def test_a_body_refused_as_a_whole_is_quarantined_when_its_sender_is_known(
     assert kept == {"invalid_json", "payload_too_large"}
 
 
+def test_quarantine_never_keeps_api_keys_or_passwords(workspace: Workspace):
+    """An SDK sends its key as `writeKey`; a hand-made form may send a password. Rejected
+    messages keep neither, whether or not their body parses."""
+    mid = uid("bad_")
+    keyed = {"writeKey": workspace.secret_key, "messageId": mid, "event": "no id"}
+    expect_error(workspace.write("/v1/track", keyed), 400, "missing_id")
+    broken = '{"writeKey": "' + workspace.secret_key + '", "messageId": "' + mid + '-2", BROKEN'
+    expect_error(workspace.write("/v1/track", None, content=broken), 400, "invalid_json")
+    form = {"type": "form", "messageId": mid + "-3", "traits": {"Password": 'hun"ter2'}}
+    result = workspace.batch([form])
+    assert [r["code"] for r in result["rejected"]] == ["missing_id"]
+    kept = [q["payload"] for q in workspace.quarantine() if mid in str(q["payload"])]
+    assert len(kept) == 3
+    text = " ".join(map(str, kept))
+    assert workspace.secret_key not in text and workspace.secret_key[:12] not in text
+    assert "hun" not in text and "sk_[redacted]" in text and "[redacted]" in text
+
+
 def test_quarantine_keeps_only_first_4kb_of_payload(workspace: Workspace):
     mid = uid("bad_")
     big = {"type": "track", "messageId": mid, "event": "x", "properties": {"blob": "z" * 20_000}}

@@ -231,4 +231,9 @@ def _typed_fields(message: Message, raw: dict[str, Any]) -> None:
         if not isinstance(message.traits.get("email"), str):
             raise _Invalid("invalid_message", "a form message needs traits.email")
         # The tracker never sends secrets; a hand-made or misconfigured form might.
-        message.traits = {k: v for k, v in message.traits.items() if not SECRET_FIELD.search(k)}
+        message.traits = _without_secrets(message.traits)
+        message.properties = _without_secrets(message.properties)
+
+
+def _without_secrets(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if not SECRET_FIELD.search(k)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -10,6 +11,13 @@ from seam.store.dialect import Statement, insert_rows
 from seam.store.tables import quarantine
 
 PAYLOAD_LIMIT = 4096
+# What a sender should never have put in a message, found in the raw text because a rejected
+# payload may not even parse: API keys (an SDK puts its key in `writeKey`) and the values of
+# fields named like passwords or secrets.
+_KEY = re.compile(rb"\b(sk|wk)_[A-Za-z0-9_-]{16,}")
+_SECRET_VALUE = re.compile(
+    rb'("[^"\\]*(?:pass|pwd|secret)[^"\\]*"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
+)
 _insert = Statement(
     lambda conn: insert_rows(
         conn, quarantine, [c.name for c in quarantine.columns if c.name != "id"]
@@ -29,12 +37,18 @@ def keep(
                 "received_at": at,
                 "code": code,
                 "message": message,
-                "payload": _text(payload[:PAYLOAD_LIMIT]),
+                "payload": _text(redact(payload)[:PAYLOAD_LIMIT]),
                 "key_id": key_id,
             }
             for code, message, payload in rows
         ],
     )
+
+
+def redact(payload: bytes) -> bytes:
+    """The payload without API keys and secret-named values (before it is cut to 4 KB, so a
+    key on the boundary cannot survive in part)."""
+    return _SECRET_VALUE.sub(rb'\1"[redacted]"', _KEY.sub(rb"\1_[redacted]", payload))
 
 
 def _text(payload: bytes) -> str:

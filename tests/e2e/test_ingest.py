@@ -156,6 +156,42 @@ def test_repeated_message_id_is_stored_once(workspace: Workspace):
     assert len(workspace.events(anonymous_id=vid)) == 1
 
 
+def test_a_repeated_message_id_does_not_act_again(workspace: Workspace):
+    """A retry is stored once and changes nothing, even if its content differs: the timeline
+    and the contact never disagree about what happened."""
+    user, vid, mid = uid("usr_"), uid("vid_"), uid("msg_")
+    first = workspace.identify({"userId": user, "traits": {"plan": "free"}, "messageId": mid})
+    again = workspace.identify(
+        {"userId": user, "traits": {"plan": "pro", "email": f"{user}@x.com"}, "messageId": mid}
+    )
+    assert again["contact_id"] == first["contact_id"]
+    assert (again["created"], again["events_linked"]) == (False, 0)
+    contact = workspace.contact(first["contact_id"])
+    assert contact["traits"].get("plan") == "free"
+    assert contact["identifiers"].get("email") is None
+    (stored,) = workspace.events(contact_id=first["contact_id"])
+    assert stored["traits"] == {"plan": "free"}
+
+    other = uid("usr_")
+    workspace.send("track", {"userId": other, "anonymousId": vid, "event": "E", "messageId": mid})
+    assert workspace.contact_by_external_id(other) is None
+    assert workspace.get(f"/v1/visitors/{vid}").status_code == 404
+
+
+def test_a_retried_identify_answers_like_the_first(workspace: Workspace):
+    user, vid, mid = uid("usr_"), uid("vid_"), uid("msg_")
+    workspace.send("page", {"anonymousId": vid})
+    body = {"userId": user, "anonymousId": vid, "messageId": mid}
+    first = workspace.identify(body)
+    assert (first["created"], first["events_linked"], first["visitor_bound"]) == (True, 1, True)
+    again = workspace.identify(body)
+    assert again["contact_id"] == first["contact_id"]
+    assert (again["created"], again["events_linked"], again["visitor_bound"]) == (False, 0, True)
+    duplicate_in_batch = workspace.batch([{"type": "identify", **body}] * 2)
+    assert duplicate_in_batch["accepted"] == 2
+    assert len(workspace.events(anonymous_id=vid)) == 2
+
+
 def test_message_id_dedupe_across_batch_and_single_endpoints(workspace: Workspace):
     vid, mid1, mid2 = uid("vid_"), uid("msg_"), uid("msg_")
     workspace.send("track", {"anonymousId": vid, "messageId": mid1, "event": "one"})

@@ -69,6 +69,9 @@ class Ingestion:
         self._page_closings: list[tuple[str, Message]] = []
         self._touched: dict[str, set[str]] = defaultdict(set)
         self._audits: list[tuple[str, str | None, AuditEntry]] = []
+        # Message ids stored before or earlier in this transaction: a repeat is a retry, and
+        # a retry must not act again (nor, with different content, act differently).
+        self._stored: set[tuple[str, str]] = set()
 
     # -- batch plumbing -------------------------------------------------------------------
 
@@ -76,9 +79,12 @@ class Ingestion:
         """Read the bindings and contacts the batch will need in two queries per workspace."""
         anon: dict[str, set[str]] = defaultdict(set)
         ext: dict[str, set[str]] = defaultdict(set)
+        acting: dict[str, list[str]] = defaultdict(list)
         for caller, messages in work:
             ws = caller.workspace.id
             for m in messages:
+                if _acts_on_identity(m):
+                    acting[ws].append(m.message_id)
                 if m.anonymous_id:
                     anon[ws].add(m.anonymous_id)
                 for external_id in (m.user_id, m.external_contact_id):
@@ -95,6 +101,11 @@ class Ingestion:
             for e, ref in contacts.by_external_ids(self.conn, ws, ids).items():
                 self._by_external[(ws, e)] = ref
             self._looked_up.update((ws, e) for e in ids)
+        # Only messages that could change contacts or bindings are looked up: a repeated
+        # anonymous page view or track changes nothing but its own (ignored) row.
+        for ws, message_ids in acting.items():
+            stored = events.stored_message_ids(self.conn, ws, message_ids)
+            self._stored.update((ws, message_id) for message_id in stored)
 
     def finish(self) -> None:
         self._flush()
@@ -136,6 +147,9 @@ class Ingestion:
 
     def apply(self, caller: Caller, m: Message) -> IdentifyOutcome | None:
         ws = caller.workspace.id
+        if (ws, m.message_id) in self._stored:
+            return self._repeated(caller, m)
+        self._stored.add((ws, m.message_id))
         if m.anonymous_id:
             lo, hi = self._seen.get((ws, m.anonymous_id), (m.timestamp, m.timestamp))
             self._seen[(ws, m.anonymous_id)] = (min(lo, m.timestamp), max(hi, m.timestamp))
@@ -151,6 +165,23 @@ class Ingestion:
             self._page_closings.append((ws, m))
         self._queue(ws, m, contact_id, via)
         return None
+
+    def _repeated(self, caller: Caller, m: Message) -> IdentifyOutcome | None:
+        """A message id stored before: nothing is done again. An identify is answered with
+        where things stand, as a repeated identical call would be."""
+        if m.type not in ("identify", "alias", "form"):
+            return None
+        ws = caller.workspace.id
+        bound = self._binding(ws, m.anonymous_id)
+        contact_id = bound
+        if m.user_id and m.type != "form":
+            contact = self._by_external.get((ws, m.user_id))
+            if contact is None and (ws, m.user_id) not in self._looked_up:
+                contact = contacts.by_external_ids(self.conn, ws, [m.user_id]).get(m.user_id)
+            contact_id = contact.id if contact else None
+        bound_here = contact_id is not None and bound == contact_id
+        refused = None if bound_here or not m.anonymous_id or bound is None else REFUSED_REASON
+        return IdentifyOutcome(contact_id, False, 0, bound_here, refused)
 
     def _attribute(self, caller: Caller, m: Message) -> tuple[str | None, str | None]:
         ws = caller.workspace
@@ -536,3 +567,10 @@ class Ingestion:
             contact = holder
         self._merge_contact_traits(caller, contact.id, traits, updated_at, Trust.IMPORT, source)
         return contact.id, created
+
+
+def _acts_on_identity(m: Message) -> bool:
+    """Whether a message can create contacts, bind devices or change traits or groups."""
+    return bool(
+        m.type in ("identify", "alias", "form", "group") or m.user_id or m.external_contact_id
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, func, or_, update
 
-from seam.store.dialect import Statement, insert_rows
+from seam.store.dialect import Statement, insert_rows, select_in
 from seam.store.tables import events
 from seam.store.visitors import Binding
 
@@ -28,6 +28,18 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store events; a message id seen before in the workspace is ignored (retries are safe).
     Each row has every column of EVENT_COLUMNS."""
     _insert_events.run_many(conn, rows)
+
+
+def stored_message_ids(conn: Connection, ws: str, message_ids: Sequence[str]) -> set[str]:
+    """Which of these message ids the workspace already holds (by the unique index)."""
+    rows = select_in(
+        conn,
+        "SELECT message_id FROM events WHERE workspace_id = {ph} AND {match}",
+        [ws],
+        "message_id",
+        sorted(set(message_ids)),
+    )
+    return {message_id for (message_id,) in rows}
 
 
 _attribute_raced = Statement(

@@ -55,7 +55,8 @@ async def _enrich_forever(state: AppState) -> None:
         except Exception as exc:  # the next pass tries again; the server keeps serving
             log.warning("enrichment pass failed: %r", exc)
             continue
-        state.enrichment_lag_seconds = (now_us() - started) / 1e6
+        state.enrichment_pass_seconds = (now_us() - started) / 1e6
+        state.enrichment_passed_at = started
         state.count("events_enriched", linked)
 
 

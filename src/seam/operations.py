@@ -26,8 +26,15 @@ def move_visitor(
         raise NotFound("this visitor was never seen")
     if contacts.by_id(conn, ws, contact_id) is None:
         raise NotFound("no such contact")
-    now = now_us()
     previous = row.contact_id
+    if previous == contact_id:  # a repeated move: nothing to do, nothing to audit
+        return {
+            "anonymous_id": anonymous_id,
+            "contact_id": contact_id,
+            "previous_contact_id": previous,
+            "events_moved": 0,
+        }
+    now = now_us()
     visitors.move(conn, ws, anonymous_id, contact_id, now=now, trust=int(Trust.AUTHORITATIVE))
     moved = events.reattribute_visitor(conn, ws, anonymous_id, contact_id, via="admin", now=now)
     audit.record(

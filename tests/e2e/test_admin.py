@@ -135,6 +135,27 @@ def test_move_to_unknown_contact_is_404(workspace: Workspace):
     expect_error(workspace.secret(f"/v1/visitors/{vid}/move", {}), 400)
 
 
+def test_moving_a_visitor_twice_moves_and_audits_once(workspace: Workspace):
+    vid = uid("vid_")
+    workspace.send("page", {"anonymousId": vid})
+    contact_id = workspace.identify({"userId": uid("u_")})["contact_id"]
+    first = expect(workspace.secret(f"/v1/visitors/{vid}/move", {"contact_id": contact_id}))
+    again = expect(workspace.secret(f"/v1/visitors/{vid}/move", {"contact_id": contact_id}))
+    assert (first["events_moved"], again["events_moved"]) == (1, 0)
+    assert again["previous_contact_id"] == contact_id
+    assert len(workspace.audit(anonymous_id=vid, action="visitor_moved")) == 1
+
+
+def test_a_visitor_whose_anonymous_id_holds_a_slash_can_be_read_and_moved(workspace: Workspace):
+    vid = uid("tenant/") + "/device"
+    workspace.send("page", {"anonymousId": vid})
+    assert workspace.visitor(vid.replace("/", "%2F"))["anonymous_id"] == vid
+    contact_id = workspace.identify({"userId": uid("u_")})["contact_id"]
+    path = f"/v1/visitors/{vid.replace('/', '%2F')}/move"
+    assert expect(workspace.secret(path, {"contact_id": contact_id}))["events_moved"] == 1
+    assert workspace.visitor(vid)["contact_id"] == contact_id
+
+
 def test_admin_merges_duplicate_lead_into_identified_contact(workspace: Workspace):
     v1, v2 = uid("vid_"), uid("vid_")
     keep = workspace.identify(
@@ -176,6 +197,29 @@ def test_admin_merges_duplicate_lead_into_identified_contact(workspace: Workspac
     (page,) = [e for e in workspace.events(contact_id=keep) if e["message_id"] == "lead-page"]
     assert page["attribution"]["via"] == "form"
     assert workspace.audit(action="contacts_merged")[0]["details"]["events_moved"] == 2
+
+
+def test_a_merge_keeps_every_email_of_both_contacts(workspace: Workspace):
+    """The merged-away contact's email joins the survivor: looking it up finds the survivor,
+    and the next form with it is not a new person."""
+    own_email, lead_email = f"{uid('own')}@example.com", f"{uid('lead')}@example.com"
+    keep = workspace.identify(
+        {"userId": uid("keep_"), "traits": {"email": own_email}, "timestamp": iso(ago(hours=2))}
+    )["contact_id"]
+    workspace.batch([{"type": "form", "anonymousId": uid("vid_"), "traits": {"email": lead_email}}])
+    (lead,) = workspace.contacts(email=lead_email)
+    expect(workspace.secret(f"/v1/contacts/{keep}/merge", {"from_contact_id": lead["id"]}))
+
+    merged = workspace.contact(keep)
+    assert merged["traits"]["email"] == lead_email  # the later observation
+    assert merged["identifiers"]["email"] == lead_email  # shown as the trait says
+    for email in (own_email, lead_email):
+        assert [c["id"] for c in workspace.contacts(email=email)] == [keep]
+    again = workspace.batch(
+        [{"type": "form", "anonymousId": uid("vid_"), "traits": {"email": lead_email}}]
+    )
+    assert again["accepted"] == 1
+    assert [c["id"] for c in workspace.contacts(email=lead_email)] == [keep]
 
 
 def test_merging_two_contacts_with_different_external_ids_is_a_conflict(workspace: Workspace):
@@ -252,6 +296,22 @@ def test_erasure_also_removes_the_rejected_messages_that_name_the_person(workspa
     assert [q["payload"] for q in left if "keep-me" in q["payload"]] and len(left) == 1
     (tombstone,) = workspace.audit(action="contact_erased")
     assert tombstone["details"]["rejected_messages"] == 3
+
+
+def test_erasure_leaves_another_persons_events_on_the_device(workspace: Workspace):
+    """A second user refused on the erased person's device sent their own identify from it:
+    that event is theirs and survives the erasure."""
+    vid, other = uid("vid_"), uid("other_")
+    erased = workspace.identify({"userId": uid("gone_"), "anonymousId": vid})["contact_id"]
+    workspace.send("page", {"anonymousId": vid})
+    refused = workspace.identify({"userId": other, "anonymousId": vid})
+    assert refused["visitor_bound"] is False
+    expect(workspace.secret(f"/v1/contacts/{erased}", method="DELETE"))
+    assert workspace.events(anonymous_id=vid) == [
+        e for e in workspace.events(contact_id=refused["contact_id"]) if e["anonymous_id"] == vid
+    ]
+    (kept,) = workspace.events(anonymous_id=vid)
+    assert kept["type"] == "identify" and kept["contact_id"] == refused["contact_id"]
 
 
 def test_erasing_unknown_contact_is_404(shared_workspace: Workspace):

@@ -156,6 +156,15 @@ def test_repeated_message_id_is_stored_once(workspace: Workspace):
     assert len(workspace.events(anonymous_id=vid)) == 1
 
 
+@pytest.mark.parametrize("path", ["/v1/track/", "/v1/batch/"])
+def test_a_trailing_slash_is_served_not_redirected(workspace: Workspace, path: str):
+    vid = uid("vid_")
+    message = {"type": "track", "anonymousId": vid, "event": "Slash"}
+    body = {"batch": [message]} if "batch" in path else message
+    expect(workspace.write(path, body))
+    assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Slash"]
+
+
 def test_a_repeated_message_id_does_not_act_again(workspace: Workspace):
     """A retry is stored once and changes nothing, even if its content differs: the timeline
     and the contact never disagree about what happened."""

@@ -309,6 +309,14 @@ def test_contact_list_paginates(workspace: Workspace):
 # -- visitors -------------------------------------------------------------------------------------
 
 
+def test_contact_search_takes_like_wildcards_literally(workspace: Workspace):
+    ext = uid("plain")
+    workspace.identify({"userId": ext})
+    for q in ("%", "_", "\\"):
+        assert workspace.contacts(q=q) == [], q
+    assert [c["external_id"] for c in workspace.contacts(q=ext[2:])] == [ext]
+
+
 def test_visitor_never_seen_is_404(shared_workspace: Workspace):
     expect_error(shared_workspace.get(f"/v1/visitors/{uid('ghost_')}"), 404, "not_found")
 

@@ -69,6 +69,12 @@ def test_metrics_need_an_admin_key_and_count_events(served: tuple[str, str, str]
     accepted = re.search(r"^seam_events_accepted_total (\d+)$", text, re.M)
     assert accepted and int(accepted.group(1)) >= 1
     assert "seam_commit_seconds_count" in text
+    # Every answer is counted by status, the ingest fast path's and the router's alike.
+    ok = re.search(r'^seam_requests_total\{status="200"\} (\d+)$', text, re.M)
+    refused = re.search(r'^seam_requests_total\{status="401"\} (\d+)$', text, re.M)
+    assert ok and int(ok.group(1)) >= 1, text
+    assert refused and int(refused.group(1)) >= 1, text
+    assert re.search(r"^seam_enrichment_lag_seconds \d+\.\d+$", text, re.M), text
 
 
 def test_openapi_documents_the_ingestion_endpoints(served: tuple[str, str, str]) -> None:
@@ -110,7 +116,7 @@ def test_openapi_documents_every_api_route_and_no_other(served: tuple[str, str, 
     documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     app = create_app(Settings(database_url="sqlite:///:memory:"))
     served_routes = {
-        (route.path, method)
+        (route.path_format, method)
         for route in app.routes
         if isinstance(route, Route) and route.path.startswith(("/v1/", "/healthz"))
         for method in route.methods or ()

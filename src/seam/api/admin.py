@@ -115,7 +115,7 @@ async def export_contact(request: Request) -> Response:
 
 routes = [
     Route("/v1/contacts/import", import_contacts, methods=["POST"]),
-    Route("/v1/visitors/{anonymous_id}/move", move_visitor, methods=["POST"]),
+    Route("/v1/visitors/{anonymous_id:path}/move", move_visitor, methods=["POST"]),
     Route("/v1/contacts/{contact_id}/merge", merge_contacts, methods=["POST"]),
     Route("/v1/contacts/{contact_id}", erase_contact, methods=["DELETE"]),
     Route("/v1/contacts/{contact_id}/export", export_contact, methods=["GET"]),

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import ingest
+from .state import AppState
 
 Handler = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -26,7 +27,13 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 class IngestFastPath:
     def __init__(self, app: Starlette) -> None:
         self.app = app
-        self._handlers: dict[str, Handler] = ingest.handlers()
+        # With a trailing slash too: the router would answer a redirect, which an SDK does
+        # not follow on POST (and whose http:// location breaks behind a TLS proxy).
+        self._handlers: dict[str, Handler] = {
+            path + slash: handler
+            for path, handler in ingest.handlers().items()
+            for slash in ("", "/")
+        }
         self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {
             kind: handler
             for kind, handler in app.exception_handlers.items()
@@ -34,12 +41,22 @@ class IngestFastPath:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST" and not scope.get("root_path"):
             handler = self._handlers.get(scope["path"])
             if handler is not None:
                 await self._serve(handler, scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        state: AppState = self.app.state.seam
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state.count(f"requests_{message['status']}")
+            await send(message)
+
+        await self.app(scope, receive, counted)
 
     async def _serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self.app
@@ -48,6 +65,7 @@ class IngestFastPath:
             response = await handler(request)
         except Exception as exc:
             response = await self._exception_handler(exc)(request, exc)
+        self.app.state.seam.count(f"requests_{response.status_code}")  # for /metrics
         await response(scope, receive, send)
 
     def _exception_handler(self, exc: Exception) -> ExceptionHandler:

@@ -151,7 +151,7 @@ def identify_body(outcome: IdentifyOutcome, message: Message) -> dict[str, Any]:
 
 
 async def single(request: Request) -> Response:
-    kind = request.scope["path"].rsplit("/", 1)[-1]
+    kind = request.scope["path"].rstrip("/").rsplit("/", 1)[-1]
     received_at = now_us()
     principal, data, payload = await authenticated_body(request)
     return await store_single(request, principal.caller, payload, data, received_at, kind)

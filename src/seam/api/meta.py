@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from seam.clock import now_us
 from seam.errors import NotFound
 
 from .auth import require
@@ -52,6 +53,7 @@ async def metrics(request: Request) -> Response:
         raise NotFound("metrics are disabled; start with SEAM_METRICS=1")
     await require(request, "admin")
     stats = state.writer.stats
+    lag_from = state.enrichment_passed_at or state.started_at
     lines = [
         "# TYPE seam_requests_total counter",
         *(
@@ -72,7 +74,11 @@ async def metrics(request: Request) -> Response:
         f"seam_commit_batch_messages_sum {stats.messages}",
         f"seam_commit_batch_messages_count {stats.transactions}",
         "# TYPE seam_enrichment_pass_seconds gauge",
-        f"seam_enrichment_pass_seconds {state.enrichment_lag_seconds:.6f}",
+        f"seam_enrichment_pass_seconds {state.enrichment_pass_seconds:.6f}",
+        # How stale stored attributions of raced events may be: since the last pass began
+        # (since startup before the first one).
+        "# TYPE seam_enrichment_lag_seconds gauge",
+        f"seam_enrichment_lag_seconds {(now_us() - lag_from) / 1e6:.6f}",
     ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

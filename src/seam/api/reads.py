@@ -194,7 +194,7 @@ routes = [
     Route("/v1/events", list_events, methods=["GET"]),
     Route("/v1/contacts", list_contacts, methods=["GET"]),
     Route("/v1/contacts/{contact_id}", get_contact, methods=["GET"]),
-    Route("/v1/visitors/{anonymous_id}", get_visitor, methods=["GET"]),
+    Route("/v1/visitors/{anonymous_id:path}", get_visitor, methods=["GET"]),
     Route("/v1/audit", list_audit, methods=["GET"]),
     Route("/v1/quarantine", list_quarantine, methods=["GET"]),
 ]

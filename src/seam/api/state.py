@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from seam.clock import now_us
 from seam.ids import new_id
 from seam.ingest.apply import Caller
 from seam.ingest.writer import Writer
@@ -80,7 +81,9 @@ class AppState:
     workspaces: dict[str, tuple[Workspace, float]] = field(default_factory=dict)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-    enrichment_lag_seconds: float = 0.0
+    enrichment_pass_seconds: float = 0.0
+    enrichment_passed_at: int | None = None  # when the last pass that succeeded started
+    started_at: int = field(default_factory=now_us)
     # This process's id among those serving the database, and how many are live (heartbeats).
     process_id: str = field(default_factory=new_id)
     live_processes: int = 1

@@ -182,13 +182,18 @@ def claim_identifiers(
     )
 
 
-def identifiers_of(conn: Connection, ws: str, contact_id: str) -> dict[str, str]:
+def identifiers_of(conn: Connection, ws: str, contact_id: str) -> dict[str, list[str]]:
+    """kind -> every value the contact holds, oldest claim first (a contact keeps the email
+    it was first known by, and one merged into it brings its own)."""
     rows = conn.execute(
-        select(identifiers.c.kind, identifiers.c.value).where(
-            identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id
-        )
+        select(identifiers.c.kind, identifiers.c.value)
+        .where(identifiers.c.workspace_id == ws, identifiers.c.contact_id == contact_id)
+        .order_by(identifiers.c.created_at, identifiers.c.value)
     )
-    return {r.kind: r.value for r in rows}
+    held: dict[str, list[str]] = {}
+    for r in rows:
+        held.setdefault(r.kind, []).append(r.value)
+    return held
 
 
 _traits_of = Statement(

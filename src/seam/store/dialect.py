@@ -236,3 +236,8 @@ def _in(
         chunk = list(values[start : start + 500])
         sql = template.format(ph=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
         yield _execute(conn, sql, (*leading, *chunk), read=read)
+
+
+def like_escaped(value: str) -> str:
+    """`value` matched literally inside a LIKE pattern (with `escape="\\"`)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

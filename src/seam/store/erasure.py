@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from seam.identity.resolve import ContactRef
+from seam.store.dialect import like_escaped
 from seam.store.tables import (
     audit,
     contacts,
@@ -27,9 +28,13 @@ def erase_contact(conn: Connection, ws: str, contact: ContactRef, anonymous_ids:
         delete(events).where(events.c.workspace_id == ws, events.c.contact_id == contact_id)
     )
     if anonymous_ids:
+        # The devices' anonymous events are the contact's; an event on one of them that names
+        # someone else (a refused second user) is that person's and stays.
         conn.execute(
             delete(events).where(
-                events.c.workspace_id == ws, events.c.anonymous_id.in_(anonymous_ids)
+                events.c.workspace_id == ws,
+                events.c.anonymous_id.in_(anonymous_ids),
+                events.c.contact_id.is_(None),
             )
         )
         conn.execute(
@@ -88,7 +93,7 @@ def _scrub_quarantine(
         )
     ).scalars()
     quoted = [f'"{i}"' for i in (contact.external_id, *anonymous_ids) if i]
-    patterns = {f"%{_like_escaped(v.lower())}%" for v in (*quoted, *values)}
+    patterns = {f"%{like_escaped(v.lower())}%" for v in (*quoted, *values)}
     if not patterns:
         return 0
     payload = func.lower(quarantine.c.payload)
@@ -98,32 +103,14 @@ def _scrub_quarantine(
     )
 
 
-def _like_escaped(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def move_identifiers(conn: Connection, ws: str, from_contact: str, to_contact: str) -> None:
-    """Identifiers of the merged contact join the survivor unless it has that kind already."""
-    kept = {
-        r.kind
-        for r in conn.execute(
-            identifiers.select().where(
-                identifiers.c.workspace_id == ws, identifiers.c.contact_id == to_contact
-            )
-        )
-    }
-    stmt = update(identifiers).where(
-        identifiers.c.workspace_id == ws, identifiers.c.contact_id == from_contact
+    """Every identifier of the merged contact joins the survivor: it is the same person, and
+    an email left behind would let the next form with it create a duplicate."""
+    conn.execute(
+        update(identifiers)
+        .where(identifiers.c.workspace_id == ws, identifiers.c.contact_id == from_contact)
+        .values(contact_id=to_contact)
     )
-    if kept:
-        conn.execute(stmt.where(identifiers.c.kind.not_in(kept)).values(contact_id=to_contact))
-        conn.execute(
-            delete(identifiers).where(
-                identifiers.c.workspace_id == ws, identifiers.c.contact_id == from_contact
-            )
-        )
-    else:
-        conn.execute(stmt.values(contact_id=to_contact))
 
 
 def set_external_id(

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from seam.identity.normalize import identifiers_from_traits
 from seam.store import contacts as contacts_repo
 from seam.store import groups, timelines, visitors
+from seam.store.dialect import like_escaped
 from seam.store.tables import contacts, identifiers, traits
 
 
@@ -35,11 +37,24 @@ def contact_view(conn: Connection, ws: str, contact_id: str) -> ContactView | No
             k: {"updated_at": tv.observed_at, "source": tv.source, "trust": tv.trust.label}
             for k, tv in stored.items()
         },
-        identifiers=contacts_repo.identifiers_of(conn, ws, contact_id),
+        identifiers=shown_identifiers(
+            contacts_repo.identifiers_of(conn, ws, contact_id),
+            identifiers_from_traits({k: tv.value for k, tv in stored.items()}, None),
+        ),
         visitors=visitors.of_contact(conn, ws, contact_id),
         event_count=timelines.count_for_contact(conn, ws, contact_id),
         groups=groups.groups_of(conn, ws, "contact", contact_id),
     )
+
+
+def shown_identifiers(held: dict[str, list[str]], current: dict[str, str]) -> dict[str, str]:
+    """One value per kind for the contact document: the one its current trait holds (most
+    recent wins, as for the trait), else the latest claimed. Every held value still finds
+    the contact."""
+    return {
+        kind: current[kind] if current.get(kind) in values else values[-1]
+        for kind, values in held.items()
+    }
 
 
 def find_contacts(
@@ -67,13 +82,14 @@ def find_contacts(
             )
         )
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = f"%{like_escaped(q.lower())}%"
         stmt = stmt.where(
             or_(
-                func.lower(contacts.c.external_id).like(pattern),
+                func.lower(contacts.c.external_id).like(pattern, escape="\\"),
                 contacts.c.id.in_(
                     select(identifiers.c.contact_id).where(
-                        identifiers.c.workspace_id == ws, identifiers.c.value.like(pattern)
+                        identifiers.c.workspace_id == ws,
+                        identifiers.c.value.like(pattern, escape="\\"),
                     )
                 ),
                 contacts.c.id.in_(
@@ -83,7 +99,7 @@ def find_contacts(
                         traits.c.key.in_(
                             ("name", "firstname", "lastname", "first_name", "last_name")
                         ),
-                        func.lower(traits.c.value).like(pattern),
+                        func.lower(traits.c.value).like(pattern, escape="\\"),
                     )
                 ),
             )

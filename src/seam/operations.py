@@ -85,7 +85,7 @@ def merge_contacts(
     moved = timelines.count_through_devices(conn, ws, from_id)
     visitors.reassign_contact(conn, ws, from_id, into_id)
     moved += events.reassign_contact(conn, ws, from_id, into_id)
-    groups.reassign_contact(conn, ws, from_id, into_id, now)
+    groups.reassign_member(conn, ws, "contact", from_id, into_id, now)
     contacts.delete_contact_row(conn, ws, from_id)
     contacts.touch(conn, ws, [into_id], now)
     audit.record(

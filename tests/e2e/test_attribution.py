@@ -75,6 +75,24 @@ def test_cookie_only_static_site_creates_contact_and_stitches_device(workspace: 
     assert later["attribution"]["via"] == "visitor"
 
 
+def test_an_identify_with_only_the_cookie_names_the_cookie_contact(workspace: Workspace):
+    """A browser identify before login carries the cookie like any other event: its traits go
+    to that contact, and the device is bound and back-filled."""
+    vid, cookie = uid("vid_"), uid("cust_")
+    workspace.send("page", {"anonymousId": vid})
+    answer = workspace.send(
+        "identify",
+        {"anonymousId": vid, "traits": {"plan": "pro"}, "context": {"external_contact_id": cookie}},
+    )
+    contact = workspace.contact_by_external_id(cookie)
+    assert contact is not None
+    assert (answer["contact_id"], answer["visitor_bound"]) == (contact["id"], True)
+    assert answer["events_linked"] == 1
+    assert contact["traits"]["plan"] == "pro"
+    vias = {e["type"]: e["attribution"]["via"] for e in workspace.events(anonymous_id=vid)}
+    assert vias == {"page": "identify", "identify": "cookie"}
+
+
 def test_user_id_beats_cookie(workspace: Workspace):
     ext, cookie = uid("usr_"), uid("cust_")
     workspace.send(

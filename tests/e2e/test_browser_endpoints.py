@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from e2e.support import Workspace, expect, expect_error, uid
+from e2e.support import Workspace, basic, expect, expect_error, uid
 
 ORIGIN = {"Origin": "https://www.example.com"}
 
@@ -111,6 +111,118 @@ def test_collect_uses_the_referer_when_there_is_no_origin(workspace: Workspace) 
 def test_collect_refuses_a_secret_key(workspace: Workspace) -> None:
     r = collect(workspace, {"writeKey": workspace.secret_key, "batch": [page(uid())]})
     expect_error(r, 403)
+
+
+def test_collect_refuses_a_secret_key_sent_beside_the_write_key(workspace: Workspace) -> None:
+    """Any secret key the request carries is refused, whichever key it is served with."""
+    anon = uid("v-")
+    track = {"type": "track", "anonymousId": anon, "event": "e"}
+    sk, wk = workspace.secret_key, workspace.write_key
+    for params, body, headers in [
+        ({"key": wk}, track, {**ORIGIN, "Authorization": f"Bearer {sk}"}),
+        ({"key": wk}, {**track, "writeKey": sk}, ORIGIN),
+        (None, {**track, "writeKey": wk}, {**ORIGIN, **basic(sk)}),
+        ({"key": sk}, {**track, "writeKey": wk}, ORIGIN),
+    ]:
+        r = collect(workspace, body, params=params, headers=headers, text_plain=False)
+        expect_error(r, 403, "secret_key_in_browser")
+    assert workspace.events(anonymous_id=anon) == []
+    # A key that is not one of ours beside the write key changes nothing.
+    junk = {**ORIGIN, "Authorization": "Bearer sk_not-a-key"}
+    expect(collect(workspace, track, params={"key": wk}, headers=junk))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.com\\.example.com"},
+        {"Origin": "https://.example.com"},
+        {"Origin": "https://www..example.com"},
+        {"Origin": "chrome-extension://example.com"},
+        {"Origin": "ftp://example.com"},
+        {"Origin": "https://example.com:99999"},
+        {"Origin": "https://example.com:0"},
+        {"Origin": "https://example.com:x"},
+        {"Origin": "https://[example.com"},
+        {"Referer": "chrome-extension://example.com/popup.html"},
+        {"Referer": "https://.example.com/pricing"},
+        {"Referer": "https://example.com:99999/pricing"},
+    ],
+)
+def test_collect_refuses_origins_that_are_not_a_web_page_of_a_domain(
+    workspace: Workspace, headers: dict[str, str]
+) -> None:
+    anon = uid("v-")
+    sent = {"writeKey": workspace.write_key, "batch": [page(anon)]}
+    r = collect(workspace, sent, headers=headers)
+    expect_error(r, 403, "forbidden_origin")
+    assert "access-control-allow-origin" not in r.headers
+    asked = {**headers, "Access-Control-Request-Method": "POST"}
+    preflight = workspace.http.options(
+        "/v1/collect", params={"key": workspace.write_key}, headers=asked
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    assert workspace.events(anonymous_id=anon) == []
+
+
+def test_collect_accepts_a_subdomain_origin_with_a_port(workspace: Workspace) -> None:
+    origin = {"Origin": "http://shop.Example.com:8443"}
+    r = collect(
+        workspace, {"writeKey": workspace.write_key, "batch": [page(uid())]}, headers=origin
+    )
+    assert expect(r)["accepted"] == 1
+    assert r.headers["access-control-allow-origin"] == "http://shop.Example.com:8443"
+
+
+def test_a_preflight_naming_a_secret_key_is_not_granted(workspace: Workspace) -> None:
+    r = workspace.http.options(
+        "/v1/collect",
+        params={"key": workspace.secret_key},
+        headers={**ORIGIN, "Access-Control-Request-Method": "POST"},
+    )
+    assert r.status_code == 204
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_collect_errors_carry_cors_for_an_origin_of_the_keys_workspace(
+    workspace: Workspace,
+) -> None:
+    """The tracker can read why it was refused: a body that is not JSON, a secret key."""
+    not_json = workspace.http.post(
+        "/v1/collect",
+        params={"key": workspace.write_key},
+        content=b"{not json",
+        headers={"Content-Type": "text/plain", **ORIGIN},
+    )
+    expect_error(not_json, 400, "invalid_json")
+    assert not_json.headers["access-control-allow-origin"] == "https://www.example.com"
+    secret = collect(workspace, {"writeKey": workspace.secret_key, "batch": [page(uid())]})
+    expect_error(secret, 403, "secret_key_in_browser")
+    assert secret.headers["access-control-allow-origin"] == "https://www.example.com"
+    # Never for an origin that is not the workspace's, nor without a key that names one.
+    foreign = workspace.http.post(
+        "/v1/collect",
+        params={"key": workspace.write_key},
+        content=b"{not json",
+        headers={"Content-Type": "text/plain", "Origin": "https://evil.test"},
+    )
+    expect_error(foreign, 400, "invalid_json")
+    assert "access-control-allow-origin" not in foreign.headers
+    unknown = collect(workspace, {"writeKey": "wk_unknown", "batch": [page(uid())]})
+    expect_error(unknown, 401)
+    assert "access-control-allow-origin" not in unknown.headers
+
+
+def test_a_rate_limited_collect_exposes_retry_after_to_the_page(workspace: Workspace) -> None:
+    workspace.update("--rate-limit", "1")
+    sent = {"writeKey": workspace.write_key, "batch": [page(uid())]}
+    responses = [collect(workspace, sent) for _ in range(10)]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, [r.status_code for r in responses]
+    expect_error(limited[0], 429, "rate_limited")
+    assert int(limited[0].headers["retry-after"]) >= 1
+    assert limited[0].headers["access-control-allow-origin"] == "https://www.example.com"
+    assert "retry-after" in limited[0].headers["access-control-expose-headers"].lower()
 
 
 def test_collect_without_a_key_is_401(workspace: Workspace) -> None:
@@ -412,6 +524,24 @@ def test_session_of_a_device_bound_to_someone_else_is_409(workspace: Workspace) 
     expect_error(identify_session(workspace, session, token), 409)
 
 
+def test_a_refused_session_identify_leaves_no_contact_and_no_event(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret)
+    anon, session = session_with_pages(workspace, 1)
+    workspace.identify({"userId": "usr-first", "anonymousId": anon})
+    token = jwt.encode({"sub": "usr-second"}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, session, token), 409, "visitor_bound_to_other_contact")
+    assert workspace.contact_by_external_id("usr-second") is None
+    assert len(workspace.audit(action="contact_created")) == 1  # usr-first's only
+    assert [e["type"] for e in workspace.events(anonymous_id=anon)] == ["page", "identify"]
+    (identify,) = workspace.events(anonymous_id=anon, type="identify")
+    assert identify["user_id"] == "usr-first"
+    (refusal,) = workspace.audit(anonymous_id=anon, action="visitor_bind_refused")
+    first = workspace.contact_by_external_id("usr-first")
+    assert first is not None and refusal["other_contact_id"] == first["id"]
+    assert refusal["trust"] == "verified"
+
+
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 def test_public_key_tokens_identify_the_session(
     workspace: Workspace,
@@ -526,3 +656,51 @@ def test_analytics_js_paths_keep_the_browser_rules(workspace: Workspace) -> None
     expect_error(secret, 403, "secret_key_in_browser")
     # Each single-message path takes its own type only.
     expect_error(analytics_js(workspace, "t", {**message, "type": "page"}), 400, "invalid_type")
+
+
+# -- page_leave ---------------------------------------------------------------------------------
+
+
+def leave(anonymous_id: str, page_message_id: str, duration_ms: int, scroll_depth: int) -> Any:
+    return {
+        "type": "page_leave",
+        "anonymousId": anonymous_id,
+        "properties": {
+            "page_message_id": page_message_id,
+            "duration_ms": duration_ms,
+            "scroll_depth": scroll_depth,
+        },
+    }
+
+
+def test_a_page_leave_closes_only_a_page_view_of_its_own_visitor(workspace: Workspace) -> None:
+    victim, pv = uid("victim-"), uid("victim-pv-")
+    expect(collect(workspace, {"writeKey": workspace.write_key, **page(victim, messageId=pv)}))
+    attack = {"writeKey": workspace.write_key, **leave(uid("attacker-"), pv, 1111, 11)}
+    expect(collect(workspace, attack))
+    (viewed,) = workspace.events(anonymous_id=victim, type="page")
+    assert (viewed["duration_ms"], viewed["scroll_depth"]) == (None, None)
+    own = {"writeKey": workspace.write_key, **leave(victim, pv, 2222, 22)}
+    expect(collect(workspace, own))
+    (viewed,) = workspace.events(anonymous_id=victim, type="page")
+    assert (viewed["duration_ms"], viewed["scroll_depth"]) == (2222, 22)
+
+
+def test_a_later_page_leave_never_lowers_what_an_earlier_one_set(workspace: Workspace) -> None:
+    anon, pv = uid("v-"), uid("pv-")
+    session = {"context": {"session_id": uid("s-")}}
+    expect(
+        collect(workspace, {"writeKey": workspace.write_key, **page(anon, messageId=pv, **session)})
+    )
+    for duration, scroll in [(5000, 80), (3000, 20), (4000, 90)]:
+        expect(
+            collect(
+                workspace, {"writeKey": workspace.write_key, **leave(anon, pv, duration, scroll)}
+            )
+        )
+    # A next page view of the session does not replace what the page_leave measured.
+    expect(collect(workspace, {"writeKey": workspace.write_key, **page(anon, **session)}))
+    first = next(
+        e for e in workspace.events(anonymous_id=anon, type="page") if e["message_id"] == pv
+    )
+    assert (first["duration_ms"], first["scroll_depth"]) == (5000, 90)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from .support import ISO_RE, Workspace, ago, expect_error, iso, parse_iso, uid
 
 
@@ -337,10 +339,26 @@ def test_identifier_conflict_never_takes_over_a_contact(workspace: Workspace):
     assert intruder_contact["identifiers"]["email"] is None
     assert [c["id"] for c in workspace.contacts(email=email)] == [owner["contact_id"]]
 
-    conflicts = workspace.audit(action="identifier_conflict")
-    assert conflicts, "identifier conflict was not audited"
-    involved = {c["contact_id"] for c in conflicts} | {c.get("other_contact_id") for c in conflicts}
-    assert owner["contact_id"] in involved or intruder["contact_id"] in involved
+    (conflict,) = workspace.audit(contact_id=intruder["contact_id"], action="identifier_conflict")
+    assert conflict["other_contact_id"] == owner["contact_id"]
+
+
+def test_identifiers_show_the_current_email_when_an_older_one_arrives_late(workspace: Workspace):
+    """A late sync with an older email keeps the newer trait, and the contact document shows
+    the identifier that trait holds; the older email still finds the contact."""
+    ext = uid("usr_")
+    new_email, old_email = f"{uid('new')}@example.com", f"{uid('old')}@example.com"
+    at = ago(hours=1)
+    first = workspace.identify(
+        {"userId": ext, "traits": {"email": new_email}, "timestamp": iso(at)}
+    )
+    workspace.identify(
+        {"userId": ext, "traits": {"email": old_email}, "timestamp": iso(at - timedelta(days=30))}
+    )
+    contact = workspace.contact(first["contact_id"])
+    assert contact["traits"]["email"] == new_email
+    assert contact["identifiers"]["email"] == new_email
+    assert [c["id"] for c in workspace.contacts(email=old_email)] == [first["contact_id"]]
 
 
 # -- normalization --------------------------------------------------------------------------------
@@ -489,6 +507,26 @@ def test_company_trait_object_with_id_associates_contact_like_group(workspace: W
     )
     contact = workspace.contact(result["contact_id"])
     assert company in str(contact.get("groups")), contact
+
+
+def test_a_company_joined_while_anonymous_follows_the_visitor_to_its_contact(
+    workspace: Workspace,
+):
+    vid, company = uid("vid_"), uid("initech_")
+    workspace.send("group", {"anonymousId": vid, "groupId": company, "traits": {"name": "I"}})
+    contact_id = workspace.identify({"userId": uid("usr_"), "anonymousId": vid})["contact_id"]
+    assert workspace.contact(contact_id)["groups"] == [company]
+
+
+@pytest.mark.parametrize("company_id", ["", "null", "x" * 300, True])
+def test_a_company_trait_with_an_invalid_id_associates_nothing(workspace: Workspace, company_id):
+    """The id is checked like a groupId; the trait itself is kept."""
+    ext = uid("usr_")
+    company = {"id": company_id, "name": "Nobody"}
+    result = workspace.identify({"userId": ext, "traits": {"company": company}})
+    contact = workspace.contact(result["contact_id"])
+    assert contact["groups"] == []
+    assert contact["traits"]["company"] == company
 
 
 def test_identify_response_timestamp_is_the_message_timestamp(workspace: Workspace):

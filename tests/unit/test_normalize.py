@@ -34,8 +34,17 @@ def test_linkedin_is_reduced_to_the_profile_slug() -> None:
         "www.linkedin.com/in/ada-lovelace",
         "linkedin.com/in/ada-lovelace",
         "https://uk.linkedin.com/in/ada-lovelace/",
+        "https://m.linkedin.com/in/ada-lovelace/",
+        "https://www.linkedin.com/in/ada-lovelace/details/experience/",
+        "https://www.linkedin.com/in/ada-lovelace/?originalSubdomain=uk",
     ):
         assert normalize_linkedin(raw) == expected, raw
+
+
+def test_a_percent_encoded_linkedin_slug_is_the_same_profile() -> None:
+    assert normalize_linkedin("https://www.linkedin.com/in/j%C3%B6rg") == "linkedin.com/in/jörg"
+    assert normalize_linkedin("linkedin.com/in/JÖRG/") == "linkedin.com/in/jörg"
+    assert normalize_linkedin("linkedin.com/in/a%2Fb") is None
 
 
 def test_non_profile_linkedin_urls_are_not_identifiers() -> None:

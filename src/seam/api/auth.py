@@ -46,6 +46,12 @@ async def authenticate(request: Request, plain: str | None, scope: str) -> Princ
     return principal
 
 
+async def key_owner(request: Request, plain: str) -> Principal | None:
+    """The key and its workspace, without checking that the key may be used now (revoked,
+    scopes, rate): to tell what a request presented, not to let it in."""
+    return await _lookup(app_state(request), plain)
+
+
 async def require(request: Request, scope: str) -> Principal:
     return await authenticate(request, key_from_headers(request), scope)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -15,16 +16,44 @@ from seam.store.workspaces import Workspace
 
 from .state import AppState
 
+# A web page's origin: what a browser sends from a site (never chrome-extension:, file:, ...).
+WEB_SCHEMES = ("http", "https")
+_LABEL = re.compile(r"[a-z0-9-]+")
+
 
 def request_origin(request: Request) -> tuple[str, str] | None:
-    """(origin as sent, host) from the Origin header, else from the Referer."""
+    """(origin as sent, host) from the Origin header, else (no Origin, or the opaque "null")
+    from the Referer; None when that is not a web origin."""
     for header in ("origin", "referer"):
         value = request.headers.get(header)
         if value and value != "null":
-            parts = urlsplit(value)
-            if parts.scheme and parts.hostname:
-                return f"{parts.scheme}://{parts.netloc}", parts.hostname.lower()
+            return web_origin(value)
     return None
+
+
+def web_origin(value: str) -> tuple[str, str] | None:
+    """(scheme://host[:port], host) of an http(s) URL whose host is a hostname and whose port,
+    if any, is valid; None for anything else, which no workspace domain can match."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port that is not a number in 0-65535
+    except ValueError:  # also a malformed netloc ("[", unicode that normalizes to "/")
+        return None
+    host = parts.hostname or ""
+    if (
+        parts.scheme.lower() not in WEB_SCHEMES
+        or parts.username is not None
+        or port == 0
+        or not is_hostname(host)
+    ):
+        return None
+    return f"{parts.scheme}://{parts.netloc}", host
+
+
+def is_hostname(host: str) -> bool:
+    """Dot-separated labels of letters, digits and hyphens (lower case, as urlsplit gives the
+    host), none empty: so "evil.com\\.example.com" or ".example.com" match no domain."""
+    return all(_LABEL.fullmatch(label) for label in host.split("."))
 
 
 def host_allowed(host: str, domains: tuple[str, ...]) -> bool:
@@ -32,22 +61,32 @@ def host_allowed(host: str, domains: tuple[str, ...]) -> bool:
 
 
 def allowed_origin(request: Request, workspace: Workspace) -> str:
-    found = request_origin(request)
-    if found is None or not host_allowed(found[1], workspace.domains):
+    origin = workspace_origin(request, workspace)
+    if origin is None:
         raise Forbidden(
             "this origin is not one of the workspace's domains", code="forbidden_origin"
         )
-    return found[0]
+    return origin
 
 
-def cors_headers(origin: str) -> dict[str, str]:
-    return {
+def workspace_origin(request: Request, workspace: Workspace) -> str | None:
+    """The request's origin if it is one of the workspace's domains or their subdomains."""
+    found = request_origin(request)
+    return found[0] if found is not None and host_allowed(found[1], workspace.domains) else None
+
+
+def cors_headers(origin: str, *, expose: tuple[str, ...] = ()) -> dict[str, str]:
+    """`expose`: response headers the page's script may read (Retry-After of a 429)."""
+    headers = {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Methods": "POST, OPTIONS",
         "Access-Control-Allow-Headers": "Content-Type, Authorization",
         "Access-Control-Max-Age": "86400",
         "Vary": "Origin",
     }
+    if expose:
+        headers["Access-Control-Expose-Headers"] = ", ".join(expose)
+    return headers
 
 
 def client_ip(request: Request) -> str:

@@ -17,11 +17,18 @@ from seam.errors import Forbidden, SeamError
 from seam.ingest.body import decode_json
 from seam.store import workspaces as ws_store
 
-from .auth import authenticate, key_from_headers
-from .browser import allowed_origin, cors_headers, fingerprint, host_allowed, request_origin
+from .auth import authenticate, key_from_headers, key_owner
+from .browser import (
+    allowed_origin,
+    cors_headers,
+    fingerprint,
+    host_allowed,
+    request_origin,
+    workspace_origin,
+)
 from .envelope import error_response
 from .ingest import body_key, read_body, split_batch, store_batch, store_single
-from .state import app_state
+from .state import Principal, app_state
 
 # analytics.js names each endpoint by the first letter of the message type.
 ANALYTICS_JS_PATHS = {
@@ -36,39 +43,73 @@ ANALYTICS_JS_PATHS = {
 
 async def collect(request: Request) -> Response:
     received_at = now_us()
-    default_type = ANALYTICS_JS_PATHS.get(request.scope["path"].rsplit("/", 1)[-1])
-    data = await read_body(request)
-    payload = decode_json(data)
+    # The key named so far: a refusal is answered with its workspace's CORS headers.
+    key = request.query_params.get("key") or key_from_headers(request)
+    try:
+        data = await read_body(request)
+        payload = decode_json(data)
+    except SeamError as exc:
+        return await _refused(request, key, exc)
     key = request.query_params.get("key") or body_key(payload) or key_from_headers(request)
+    try:
+        return await _accept(request, key, data, payload, received_at)
+    except SeamError as exc:
+        return await _refused(request, key, exc)
+
+
+async def _accept(
+    request: Request, key: str | None, data: bytes, payload: Any, received_at: int
+) -> Response:
+    default_type = ANALYTICS_JS_PATHS.get(request.scope["path"].rsplit("/", 1)[-1])
     principal = await authenticate(request, key, "events:write")
-    if principal.key.is_secret:
+    presented = (request.query_params.get("key"), body_key(payload), key_from_headers(request))
+    await _refuse_secret_keys(request, principal, {k for k in presented if k and k != key})
+    workspace = principal.workspace
+    origin = allowed_origin(request, workspace)
+    single = isinstance(payload, dict) and "batch" not in payload
+    if workspace.cookieless:
+        visitor = await fingerprint(app_state(request), request, workspace)
+        for message in [payload] if single else _batch_of(payload):
+            if isinstance(message, dict):
+                message.pop("anonymous_id", None)
+                message["anonymousId"] = visitor
+    if single:  # answered as the single-message endpoints answer (400/413 when refused)
+        response = await store_single(
+            request, principal.caller, payload, data, received_at, default_type
+        )
+    else:
+        messages, rejected = split_batch(payload, received_at, len(data))
+        response = await store_batch(request, principal.caller, messages, rejected)
+    response.headers.update(cors_headers(origin))
+    return response
+
+
+async def _refuse_secret_keys(request: Request, principal: Principal, others: set[str]) -> None:
+    """A secret key seen in a browser is refused wherever it is (header, `?key=`, body), even
+    beside the write key the request is served with. A key that is not ours is ignored there."""
+    if principal.key.is_secret or any([await _is_secret(request, k) for k in others]):
         raise Forbidden(
             "a secret key must never be used in a browser; use the write key",
             code="secret_key_in_browser",
         )
-    workspace = principal.workspace
-    origin = allowed_origin(request, workspace)
-    single = isinstance(payload, dict) and "batch" not in payload
-    try:
-        if workspace.cookieless:
-            visitor = await fingerprint(app_state(request), request, workspace)
-            for message in [payload] if single else _batch_of(payload):
-                if isinstance(message, dict):
-                    message.pop("anonymous_id", None)
-                    message["anonymousId"] = visitor
-        if single:  # answered as the single-message endpoints answer (400/413 when refused)
-            response = await store_single(
-                request, principal.caller, payload, data, received_at, default_type
-            )
-        else:
-            messages, rejected = split_batch(payload, received_at, len(data))
-            response = await store_batch(request, principal.caller, messages, rejected)
-    except SeamError as exc:
-        return error_response(
-            request, exc.status, exc.code, exc.message, exc.details, cors_headers(origin)
-        )
-    response.headers.update(cors_headers(origin))
-    return response
+
+
+async def _is_secret(request: Request, key: str) -> bool:
+    owner = await key_owner(request, key)
+    return owner is not None and owner.key.is_secret
+
+
+async def _refused(request: Request, key: str | None, exc: SeamError) -> Response:
+    """The error, readable by the page (CORS, and Retry-After exposed) when the key names a
+    workspace whose domains include the request's origin: the tracker then knows why it was
+    refused and when to retry. Without such a key or origin, no CORS headers."""
+    headers = dict(exc.headers)
+    owner = await key_owner(request, key) if key else None
+    origin = workspace_origin(request, owner.workspace) if owner is not None else None
+    if origin is not None:
+        expose = ("Retry-After",) if "Retry-After" in headers else ()
+        headers.update(cors_headers(origin, expose=expose))
+    return error_response(request, exc.status, exc.code, exc.message, exc.details, headers)
 
 
 def _batch_of(payload: Any) -> list[Any]:
@@ -86,6 +127,8 @@ async def preflight(request: Request) -> Response:
             principal = await authenticate(request, key, "events:write")
             origin = allowed_origin(request, principal.workspace)
         except SeamError:
+            return Response(status_code=204)
+        if principal.key.is_secret:  # the POST would be refused
             return Response(status_code=204)
         return Response(status_code=204, headers=cors_headers(origin))
     found = request_origin(request)

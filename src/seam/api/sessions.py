@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,11 +12,12 @@ from seam.app_tokens import verify_app_token
 from seam.clock import now_us
 from seam.errors import Conflict, NotFound, Unauthorized
 from seam.identity.ids import InvalidId, check_id
+from seam.identity.trust import Trust
 from seam.ids import new_id
-from seam.ingest.apply import Caller, IdentifyOutcome
+from seam.ingest import decisions
+from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message
-from seam.ingest.writer import Job
-from seam.store import timelines
+from seam.store import audit, contacts, timelines, visitors
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import Workspace
 
@@ -70,13 +72,11 @@ async def identify_session(request: Request) -> Response:
     caller = Caller(
         workspace=workspace, key_id=None, secret=False, can_write_contacts=False, verified=True
     )
-    (outcome,) = await state.writer.submit(Job(caller, [message]))
-    assert isinstance(outcome, IdentifyOutcome)
-    if not outcome.visitor_bound:
-        raise Conflict(
-            "this session's visitor belongs to another contact",
-            code="visitor_bound_to_other_contact",
-        )
+    try:
+        outcome = await state.writer.run(lambda conn: _identify(conn, caller, message))
+    except Conflict:
+        await state.writer.run(lambda conn: _audit_refusal(conn, caller, message))
+        raise
     return JSON(
         {
             "status": "success",
@@ -84,6 +84,39 @@ async def identify_session(request: Request) -> Response:
             "events_linked": outcome.events_linked,
         }
     )
+
+
+def _identify(conn: Connection, caller: Caller, message: Message) -> IdentifyOutcome:
+    """The identify in a transaction of its own: refused (409), it is rolled back, so the
+    refusal leaves no contact and no identify event (unlike /v1/identify, where the contact
+    part of a refused binding succeeds)."""
+    ingestion = Ingestion(conn, message.received_at)
+    ingestion.prefetch([(caller, [message])])
+    outcome = ingestion.apply(caller, message)
+    assert isinstance(outcome, IdentifyOutcome)
+    if not outcome.visitor_bound:
+        raise Conflict(
+            "this session's visitor belongs to another contact",
+            code="visitor_bound_to_other_contact",
+        )
+    ingestion.finish()
+    return outcome
+
+
+def _audit_refusal(conn: Connection, caller: Caller, message: Message) -> None:
+    """The refusal is audited like any other (the rolled-back identify wrote nothing); the
+    contact is named if it existed before."""
+    ws = caller.workspace.id
+    assert message.anonymous_id is not None and message.user_id is not None
+    bound = visitors.get(conn, ws, message.anonymous_id)
+    contact = contacts.by_external_ids(conn, ws, [message.user_id]).get(message.user_id)
+    entry = decisions.visitor_bind_refused(
+        message.anonymous_id,
+        contact.id if contact else None,
+        bound.contact_id if bound else None,
+        Trust.VERIFIED,
+    )
+    audit.record(conn, ws, [entry], at=now_us(), key_id=None)
 
 
 routes = [Route("/v1/sessions/{session_id}/identify", identify_session, methods=["PATCH"])]

@@ -5,15 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import phonenumbers
 
 IDENTIFIER_KINDS = ("email", "linkedin_url", "phone")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Any profile page counts (`/in/<slug>/details/experience`), from the mobile (`m.`) or a
+# country (`uk.`) host too.
 _LINKEDIN = re.compile(
-    r"^(?:https?://)?(?:[a-z]{2,3}\.)?(?:www\.)?linkedin\.com/in/([^/?#\s]+)/?(?:[?#].*)?$"
+    r"^(?:https?://)?(?:(?:www|m|[a-z]{2,3})\.)?(?:www\.)?linkedin\.com/in/([^/?#\s]+)"
+    r"(?:/[^?#\s]*)?(?:[?#].*)?$"
 )
+
+
+_SLUG_BREAK = re.compile(r"[/?#\s]")
 
 
 def normalize_email(raw: object) -> str | None:
@@ -41,7 +48,11 @@ def normalize_linkedin(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     match = _LINKEDIN.match(raw.strip().lower())
-    return f"linkedin.com/in/{match.group(1)}" if match else None
+    if not match:
+        return None
+    # `j%C3%B6rg` and `jörg` are one profile: the slug is kept decoded.
+    slug = unquote(match.group(1)).lower()
+    return f"linkedin.com/in/{slug}" if slug and not _SLUG_BREAK.search(slug) else None
 
 
 def identifiers_from_traits(

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from seam.identity.attribution import Claim, attribute_event
 from seam.identity.binding import REFUSED_REASON, BindOutcome, bind_device
+from seam.identity.ids import check_id
 from seam.identity.normalize import identifiers_from_traits, normalize_email
 from seam.identity.resolve import ContactRef, resolve_contact
 from seam.identity.traits import merge_trait_maps, merge_traits
@@ -112,7 +113,7 @@ class Ingestion:
         for ws, m in self._page_closings:
             if m.page_message_id:
                 events.close_page_view(
-                    self.conn, ws, m.page_message_id, m.duration_ms, m.scroll_depth
+                    self.conn, ws, m.anonymous_id, m.page_message_id, m.duration_ms, m.scroll_depth
                 )
         for ws, ids in self._touched.items():
             # A contact created in this transaction was created with updated_at = now.
@@ -215,21 +216,30 @@ class Ingestion:
 
     def identify(self, caller: Caller, m: Message) -> IdentifyOutcome:
         ws = caller.workspace
-        if m.user_id is None:
+        # Without a userId, the cookie names the contact, as it does for every other event.
+        external_id = m.user_id or m.external_contact_id
+        if external_id is None:
             return self._identify_anonymous(caller, m)
-        trust = self._trust(caller, m, m.user_id)
+        via = "user_id" if m.user_id else "cookie"
+        trust = self._trust(caller, m, external_id)
         if not claim_is_usable(trust, verification_required=ws.verification_required):
-            self._audit(caller, decisions.identity_unverified(m, "identify"))
+            self._audit(caller, decisions.identity_unverified(m, "identify" if m.user_id else via))
             self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(None, False, 0, False, "identity_unverified")
-        contact, created = self._resolve(caller, m.user_id, m.traits, trust)
+        contact, created = self._resolve(
+            caller, external_id, m.traits, trust, observed_at=m.timestamp
+        )
         self._merge_contact_traits(caller, contact.id, m.traits, m.timestamp, trust, m.type)
         outcome, linked = BindOutcome.ALREADY_BOUND, 0
         if m.anonymous_id:
             outcome, linked = self._bind(
-                caller, m.anonymous_id, contact.id, via="identify", trust=trust
+                caller,
+                m.anonymous_id,
+                contact.id,
+                via="identify" if m.user_id else via,
+                trust=trust,
             )
-        self._queue(ws.id, m, contact.id, "user_id")
+        self._queue(ws.id, m, contact.id, via)
         return IdentifyOutcome(
             contact.id,
             created,
@@ -322,6 +332,7 @@ class Ingestion:
         trust: Trust,
         *,
         match_identifiers: bool | None = None,
+        observed_at: int | None = None,
     ) -> tuple[ContactRef, bool]:
         ws = caller.workspace
         found = identifiers_from_traits(traits, ws.default_region)
@@ -338,14 +349,6 @@ class Ingestion:
                 trust is Trust.AUTHORITATIVE if match_identifiers is None else match_identifiers
             ),
         )
-        resolved_id = resolution.contact.id if resolution.contact else None
-        for conflict in resolution.conflicts:
-            self._audit(
-                caller,
-                decisions.identifier_conflict(
-                    resolved_id, conflict.holder_id, conflict.kind, external_id, trust
-                ),
-            )
         contact, created = resolution.contact, False
         if contact is not None and resolution.adopt_external_id:
             if contacts.adopt_external_id(self.conn, ws.id, contact.id, external_id, self.now):
@@ -360,19 +363,26 @@ class Ingestion:
             if created:
                 self._contact_created(caller, contact, trust, matched_by=None)
         self._by_external[(ws.id, external_id)] = contact
-        if (company := traits.get("company")) and isinstance(company, dict):
-            company_id = company.get("id")
-            if isinstance(company_id, str | int) and not isinstance(company_id, bool):
-                company_traits = {k: v for k, v in company.items() if k != "id"}
-                self._join_group(
-                    caller,
-                    str(company_id),
-                    company_traits,
-                    contact.id,
-                    None,
-                    source="identify",
-                    trust=trust,
-                )
+        # Audited once the contact that holds the external id is known (it may be new).
+        for conflict in resolution.conflicts:
+            self._audit(
+                caller,
+                decisions.identifier_conflict(
+                    contact.id, conflict.holder_id, conflict.kind, external_id, trust
+                ),
+            )
+        if company := company_of(traits):
+            company_id, company_traits = company
+            self._join_group(
+                caller,
+                company_id,
+                company_traits,
+                contact.id,
+                None,
+                source="identify",
+                trust=trust,
+                observed_at=observed_at,
+            )
         return contact, created
 
     def _create_contact_with_email(
@@ -455,6 +465,8 @@ class Ingestion:
                 self._audit(caller, decisions.visitor_bound(anonymous_id, contact_id, trust, via))
                 if bound.holds_traits:
                     self._adopt_held_traits(caller, anonymous_id, contact_id)
+                # Companies the visitor joined while anonymous are the contact's now.
+                groups.reassign_member(self.conn, ws, "visitor", anonymous_id, contact_id, self.now)
         if outcome is BindOutcome.REFUSED:
             bound_to = self._binding(ws, anonymous_id)
             self._audit(
@@ -485,9 +497,11 @@ class Ingestion:
         *,
         source: str,
         trust: Trust | None = None,
+        observed_at: int | None = None,
     ) -> None:
         ws = caller.workspace.id
-        observed_at = m.timestamp if m else self.now
+        if observed_at is None:
+            observed_at = m.timestamp if m else self.now
         trust = trust or (self._trust(caller, m, None) if m else Trust.SOFT)
         groups.ensure_company(self.conn, ws, group_id, self.now)
         member = (
@@ -567,6 +581,19 @@ class Ingestion:
             contact = holder
         self._merge_contact_traits(caller, contact.id, traits, updated_at, Trust.IMPORT, source)
         return contact.id, created
+
+
+def company_of(traits: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The company a `company` trait object names (SPEC §4): its id, checked like a groupId
+    (a placeholder or over-long id associates nothing; the trait is still kept), and its
+    other fields as the company's traits."""
+    company = traits.get("company")
+    if not isinstance(company, dict):
+        return None
+    company_id = check_id(company.get("id"))
+    if not isinstance(company_id, str):
+        return None
+    return company_id, {k: v for k, v in company.items() if k != "id"}
 
 
 def _acts_on_identity(m: Message) -> bool:

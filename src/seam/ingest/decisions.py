@@ -63,7 +63,7 @@ def visitor_bound(anonymous_id: str, contact_id: str, trust: Trust, via: str) ->
 
 
 def visitor_bind_refused(
-    anonymous_id: str, contact_id: str, bound_to: str | None, trust: Trust
+    anonymous_id: str, contact_id: str | None, bound_to: str | None, trust: Trust
 ) -> AuditEntry:
     return AuditEntry(
         "visitor_bind_refused",

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, func, or_, update
+from sqlalchemy import ClauseElement, Column, Connection, Integer, bindparam, func, or_, update
+from sqlalchemy.sql.elements import ColumnElement
 
-from seam.store.dialect import Statement, insert_rows, select_in
+from seam.store.dialect import Statement, greatest, insert_rows, select_in
 from seam.store.tables import events
 from seam.store.visitors import Binding
 
@@ -77,39 +78,50 @@ def attribute_raced(conn: Connection, ws: str, bindings: Sequence[Binding]) -> i
     )
 
 
-_close_page_view = Statement(
-    lambda conn: (
+def _build_close_page_view(conn: Connection) -> ClauseElement:
+    return (
         update(events)
         .where(
             events.c.workspace_id == bindparam("ws"),
             events.c.message_id == bindparam("message_id"),
+            events.c.anonymous_id == bindparam("anonymous_id"),
             events.c.type == "page",
         )
         .values(
-            duration_ms=func.coalesce(
-                bindparam("duration_ms", type_=Integer), events.c.duration_ms
-            ),
-            scroll_depth=func.coalesce(
-                bindparam("scroll_depth", type_=Integer), events.c.scroll_depth
-            ),
+            duration_ms=_larger(conn, events.c.duration_ms),
+            scroll_depth=_larger(conn, events.c.scroll_depth),
         )
     )
-)
+
+
+def _larger(conn: Connection, column: Column[Any]) -> ColumnElement[Any]:
+    """The larger of the stored value and the one sent (the parameter named as the column),
+    either of which may be NULL: SQLite's max() of a NULL is NULL, so each falls back to the
+    other first."""
+    sent = bindparam(column.name, type_=Integer)
+    return greatest(conn, func.coalesce(sent, column), func.coalesce(column, sent))
+
+
+_close_page_view = Statement(_build_close_page_view)
 
 
 def close_page_view(
     conn: Connection,
     ws: str,
+    anonymous_id: str | None,
     page_message_id: str,
     duration_ms: int | None,
     scroll_depth: int | None,
 ) -> None:
-    """Attach a page_leave's measurements (those it has) to the page view it ends."""
-    if duration_ms is not None or scroll_depth is not None:
+    """Attach a page_leave's measurements (those it has) to the page view it ends: one of the
+    same visitor only, so nobody can change another visitor's page views. The tracker sends
+    cumulative values, so a later page_leave of the same page view never lowers them."""
+    if anonymous_id and (duration_ms is not None or scroll_depth is not None):
         _close_page_view.run(
             conn,
             ws=ws,
             message_id=page_message_id,
+            anonymous_id=anonymous_id,
             duration_ms=duration_ms,
             scroll_depth=scroll_depth,
         )

@@ -56,13 +56,14 @@ def groups_of(conn: Connection, ws: str, member_kind: str, member_id: str) -> li
     return [r.group_id for r in rows]
 
 
-def reassign_contact(
-    conn: Connection, ws: str, from_contact: str, to_contact: str, now: int
+def reassign_member(
+    conn: Connection, ws: str, member_kind: str, member_id: str, to_contact: str, now: int
 ) -> None:
-    """Memberships follow a merged contact (ones it already had are kept once)."""
-    for group_id in groups_of(conn, ws, "contact", from_contact):
+    """Memberships follow a merged contact, or a visitor to the contact it is bound to (ones
+    the contact already had are kept once)."""
+    for group_id in groups_of(conn, ws, member_kind, member_id):
         add_member(conn, ws, group_id, "contact", to_contact, now)
-    remove_member(conn, ws, "contact", from_contact)
+    remove_member(conn, ws, member_kind, member_id)
 
 
 def remove_member(conn: Connection, ws: str, member_kind: str, member_id: str) -> None:

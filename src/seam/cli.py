@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from seam.app_tokens import secret_too_short
-from seam.settings import DEFAULT_DATABASE_URL
+from seam.settings import DEFAULT_DATABASE_URL, Settings
 from seam.store import workspaces as ws_store
 from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate as apply_migrations
@@ -89,6 +90,10 @@ def serve(db_url: str, host: str, port: int, workers: int, demo: bool) -> None:
     """Migrate the database and serve the API."""
     import uvicorn
 
+    try:
+        Settings.from_env()  # a bad SEAM_* value stops here, not in every server process
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     db = _open(db_url)
     with db.reader.connect() as conn:
         empty = not ws_store.list_workspaces(conn)
@@ -161,7 +166,11 @@ def workspace_create(
 @click.option("--jwt-issuer")
 @click.option("--jwt-audience")
 @click.option("--default-region", help="Phone region for numbers without a country code.")
-@click.option("--rate-limit", type=int, help="Requests per second per key.")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    help="Requests per second per key (at least 1).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def workspace_update(
@@ -331,17 +340,54 @@ def user_create(
         click.echo(f"password (shown only this once): {generated}")
 
 
-def read_records(path: str) -> list[dict[str, Any]]:
-    """CRM records from a CSV (columns external_id, email, updated_at, and any trait) or a
-    JSON-lines file (objects shaped like POST /v1/contacts/import records)."""
-    import csv
+IMPORT_FORMATS = (".csv", ".jsonl", ".ndjson")
 
-    if path.endswith((".jsonl", ".ndjson")):
-        with open(path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
-    with open(path, encoding="utf-8", newline="") as handle:
-        records = []
-        for row in csv.DictReader(handle):
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A line of an import file that is not JSON: refused like an invalid record, in its place."""
+
+    reason: str
+
+
+def _json_record(line: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Unreadable(f"line {number} is not JSON ({exc.msg} at column {exc.colno})")
+    except (ValueError, RecursionError) as exc:  # too deep, or an integer of 4,300+ digits
+        return Unreadable(f"line {number} is not usable JSON ({exc})")
+
+
+def read_records(path: str) -> list[Any]:
+    """CRM records from a CSV (columns external_id, email, updated_at, and any trait) or a
+    JSON-lines file (objects shaped like POST /v1/contacts/import records; blank lines are
+    skipped, a line that is not JSON is an `Unreadable`). Both are UTF-8, with or without a BOM
+    (spreadsheets write one)."""
+    import codecs
+    import csv
+    import io
+
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in IMPORT_FORMATS:
+        raise click.BadParameter(
+            f"{path!r} is not a {', '.join(IMPORT_FORMATS[:-1])} or {IMPORT_FORMATS[-1]} file",
+            param_hint="PATH",
+        )
+    with open(path, "rb") as handle:
+        data = handle.read().removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise click.ClickException(f"{path}: line {line} is not UTF-8 text") from None
+    if extension != ".csv":
+        # Split on newlines only: str.splitlines would also cut at U+2028 inside a JSON string.
+        lines = enumerate(text.split("\n"), start=1)
+        return [_json_record(line, number) for number, line in lines if line.strip()]
+    records: list[Any] = []
+    try:
+        for row in csv.DictReader(io.StringIO(text, newline="")):
             fields = {k: v for k, v in row.items() if k and v not in (None, "")}
             record: dict[str, Any] = {
                 name: fields.pop(name)
@@ -350,7 +396,9 @@ def read_records(path: str) -> list[dict[str, Any]]:
             }
             record["traits"] = fields
             records.append(record)
-        return records
+    except csv.Error as exc:
+        raise click.ClickException(f"{path}: record {len(records) + 1}: {exc}") from None
+    return records
 
 
 @main.command("import")
@@ -378,15 +426,17 @@ def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
         task = progress.add_task(f"importing {len(records)} records", total=len(records))
         for start in range(0, len(records), 500):
             chunk = records[start : start + 500]
+            readable = [i for i, record in enumerate(chunk) if not isinstance(record, Unreadable)]
             with db.writer.begin() as conn:
-                result = import_records(conn, caller, chunk, label[:64])
+                result = import_records(conn, caller, [chunk[i] for i in readable], label[:64])
             totals["created"] += result["created"]
             totals["updated"] += result["updated"]
-            totals["rejected"] += len(result["rejected"])
-            for rejection in result["rejected"]:
-                progress.console.print(
-                    f"record {start + rejection['index'] + 1}: {rejection['message']}"
-                )
+            # Rejections are by position among the records imported: map them back to the file's.
+            refused = [(i, r.reason) for i, r in enumerate(chunk) if isinstance(r, Unreadable)]
+            refused += [(readable[r["index"]], r["message"]) for r in result["rejected"]]
+            totals["rejected"] += len(refused)
+            for index, message in sorted(refused):
+                progress.console.print(f"record {start + index + 1}: {message}")
             progress.advance(task, len(chunk))
     click.echo(
         f"created {totals['created']}, updated {totals['updated']}, rejected {totals['rejected']}"

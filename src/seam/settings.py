@@ -10,7 +10,12 @@ DEFAULT_DATABASE_URL = "sqlite:///seam.db"
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,12 @@ class Settings:
     write_transactions: int = 2
     # Seconds between heartbeats, by which the processes on one database count each other.
     heartbeat_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        # A limit of 0 would refuse every request after the first and a negative one none: neither
+        # means "unlimited", so refuse them like `seam workspace update --rate-limit` does.
+        if self.rate_limit_per_second < 1:
+            raise ValueError("SEAM_RATE_LIMIT must be at least 1 (requests a second per key)")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -98,3 +98,37 @@ def test_import_respects_newer_live_data(workspace: Workspace, tmp_path: Path):
     path.write_text(json.dumps(record) + "\n")
     workspace.server.cli("import", str(path), "--workspace", workspace.id, "--source", "crm")
     assert workspace.contact_by_external_id(ext)["traits"]["plan"] == "live"
+
+
+def test_import_refuses_unreadable_jsonl_lines_one_by_one(workspace: Workspace, tmp_path: Path):
+    first, last = uid("crm_"), uid("crm_")
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(
+        json.dumps({"external_id": first, "traits": {"plan": "gold"}})
+        + "\n\nnot json\n[1, 2]\n"
+        + json.dumps({"external_id": last, "traits": {"plan": "silver"}})
+        + "\n"
+    )
+    done = workspace.server.cli("import", str(path), "--workspace", workspace.id)
+    assert "record 2: line 3 is not JSON" in done.stdout
+    assert "record 3: a record must be an object" in done.stdout
+    assert "created 2, updated 0, rejected 2" in done.stdout
+    assert workspace.contact_by_external_id(first)["traits"]["plan"] == "gold"
+    assert workspace.contact_by_external_id(last)["traits"]["plan"] == "silver"
+
+
+def test_import_refuses_a_file_of_unknown_format(workspace: Workspace, tmp_path: Path):
+    path = tmp_path / "contacts.txt"
+    path.write_text(f"external_id\n{uid('crm_')}\n")
+    done = workspace.server.cli("import", str(path), "--workspace", workspace.id, check=False)
+    assert done.returncode == 2
+    assert ".csv, .jsonl or .ndjson" in done.stderr
+
+
+def test_workspace_rate_limit_must_be_positive(workspace: Workspace):
+    for limit in ("0", "-5"):
+        done = workspace.server.cli(
+            "workspace", "update", workspace.id, "--rate-limit", limit, check=False
+        )
+        assert done.returncode == 2 and "--rate-limit" in done.stderr
+    assert workspace.update("--rate-limit", "7")["rate_limit"] == 7

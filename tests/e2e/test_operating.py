@@ -1,10 +1,11 @@
-"""SPEC §8 operating rules over HTTP: per-key rate limits."""
+"""SPEC §8 operating rules over HTTP: per-key rate limits, CRM imports."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
-from e2e.support import Workspace, expect, uid
+from e2e.support import Workspace, expect, iso, now, parse_iso, uid
 
 
 def test_a_noisy_key_is_limited_and_does_not_starve_another_workspace(
@@ -25,3 +26,16 @@ def test_a_noisy_key_is_limited_and_does_not_starve_another_workspace(
     accepted = sum(r.status_code == 200 for r in responses)
     stored = workspace.events(anonymous_id=body["anonymousId"])
     assert len(stored) == accepted  # every 200 is stored, no 429 is
+
+
+def test_an_import_dated_in_the_far_future_is_clamped_and_does_not_pin_its_traits(
+    workspace: Workspace,
+) -> None:
+    ext = uid("crm_")
+    workspace.import_contacts(
+        [{"external_id": ext, "traits": {"plan": "pinned"}, "updated_at": "2099-01-01T00:00:00Z"}]
+    )
+    meta = workspace.contact_by_external_id(ext)["trait_meta"]["plan"]
+    assert parse_iso(meta["updated_at"]) < now() + timedelta(hours=1)  # clamped to its receipt
+    workspace.identify({"userId": ext, "traits": {"plan": "live"}, "timestamp": iso(now())})
+    assert workspace.contact_by_external_id(ext)["traits"]["plan"] == "live"

@@ -11,11 +11,12 @@ from seam.clock import now_us, parse_iso
 from seam.identity.ids import InvalidId, check_id
 from seam.identity.normalize import normalize_email
 from seam.ingest.apply import Caller, Ingestion
+from seam.ingest.message import FUTURE_LIMIT_US
 
 MAX_IMPORT_RECORDS = 5000
 
 
-def validate_record(raw: Any) -> tuple[str | None, dict[str, Any], int] | str:
+def validate_record(raw: Any, received_at: int) -> tuple[str | None, dict[str, Any], int] | str:
     """(external_id, traits, updated_at) of a CRM record, or why it is refused."""
     if not isinstance(raw, dict):
         return "a record must be an object"
@@ -30,20 +31,25 @@ def validate_record(raw: Any) -> tuple[str | None, dict[str, Any], int] | str:
         traits.setdefault("email", raw["email"])
     if external_id is None and normalize_email(traits.get("email")) is None:
         return "a record needs an external_id or a valid email"
-    updated_at = parse_iso(raw.get("updated_at")) if raw.get("updated_at") else now_us()
+    updated_at = parse_iso(raw.get("updated_at")) if raw.get("updated_at") else received_at
     if updated_at is None:
         return "updated_at must be an ISO-8601 date-time"
+    if updated_at > received_at + FUTURE_LIMIT_US:
+        # As for message timestamps (SPEC §3): most-recent-wins would otherwise let a far-future
+        # updated_at pin its traits against every later observation.
+        updated_at = received_at
     return external_id, traits, updated_at
 
 
 def import_records(
     conn: Connection, caller: Caller, records: list[Any], source: str
 ) -> dict[str, Any]:
-    ingestion = Ingestion(conn, now_us())
+    received_at = now_us()
+    ingestion = Ingestion(conn, received_at)
     created = updated = 0
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(records):
-        checked = validate_record(raw)
+        checked = validate_record(raw, received_at)
         if isinstance(checked, str):
             rejected.append({"index": index, "code": "invalid_record", "message": checked})
             continue

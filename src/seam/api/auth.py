@@ -94,7 +94,9 @@ async def _read_key(state: AppState, plain: str, digest: str) -> Principal | Non
 
 def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:
     """The limit is the deployment's: each of the live processes allows its share."""
-    limit = float(workspace.rate_limit or state.settings.rate_limit_per_second)
+    # A workspace limit stored below 1 (before the CLI refused such values) means "unset".
+    own = workspace.rate_limit if workspace.rate_limit and workspace.rate_limit >= 1 else None
+    limit = float(own or state.settings.rate_limit_per_second)
     rate = limit / state.live_processes
     bucket = state.buckets.get(key.id)
     if bucket is None or bucket.rate != rate:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .support import Workspace, basic, bearer, expect_error, uid
+from .support import Workspace, basic, bearer, expect, expect_error, uid
 
 INGEST_PATHS = [
     "/v1/track",
@@ -272,6 +272,27 @@ def test_one_bad_message_does_not_fail_the_good_ones_of_its_batch(workspace: Wor
     stored = [e["event"] for e in workspace.events(anonymous_id=vid)]
     assert "good" in stored
     assert body["accepted"] == len(stored)
+
+
+def test_values_longer_than_their_columns_never_fail_a_batch(workspace: Workspace):
+    """PostgreSQL refuses a value longer than its column (SQLite stores it): whatever a message
+    can carry must be checked or left out before it reaches one, or its whole batch fails."""
+    vid, user = uid("vid_"), uid("usr_")
+    batch = [
+        {"type": "track", "anonymousId": vid, "event": "good"},
+        {"type": "identify", "userId": user, "traits": {"company": {"id": "c1", "k" * 300: 1}}},
+        {
+            "type": "identify",
+            "userId": user,
+            "traits": {"linkedin_url": "linkedin.com/in/" + "a" * 400},
+        },
+        {"type": "identify", "userId": user, "traits": {"email": "e" * 400 + "@example.com"}},
+    ]
+    body = expect(workspace.secret("/v1/batch", {"batch": batch}))
+    assert (body["accepted"], body["rejected"]) == (4, [])
+    assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["good"]
+    contact = workspace.contact_by_external_id(user)
+    assert contact is not None and contact["identifiers"]["linkedin_url"] is None
 
 
 @pytest.mark.parametrize(

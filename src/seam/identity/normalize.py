@@ -21,6 +21,8 @@ _LINKEDIN = re.compile(
 
 
 _SLUG_BREAK = re.compile(r"[/?#\s]")
+# An identifier is stored in 320 characters (the longest email); LinkedIn allows 100.
+MAX_LINKEDIN_SLUG = 300
 
 
 def normalize_email(raw: object) -> str | None:
@@ -52,7 +54,9 @@ def normalize_linkedin(raw: object) -> str | None:
         return None
     # `j%C3%B6rg` and `jörg` are one profile: the slug is kept decoded.
     slug = unquote(match.group(1)).lower()
-    return f"linkedin.com/in/{slug}" if slug and not _SLUG_BREAK.search(slug) else None
+    if not slug or _SLUG_BREAK.search(slug) or len(slug) > MAX_LINKEDIN_SLUG:
+        return None
+    return f"linkedin.com/in/{slug}"
 
 
 def identifiers_from_traits(

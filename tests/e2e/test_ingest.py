@@ -575,6 +575,51 @@ def test_invalid_gzip_body_is_400(shared_workspace: Workspace):
     )
 
 
+def test_a_truncated_gzip_body_is_400_not_half_stored(workspace: Workspace):
+    vid = uid("vid_")
+    batch = {"batch": [{"type": "track", "anonymousId": vid, "event": str(i)} for i in range(50)]}
+    whole = gzipped(batch)
+    headers = {**basic(workspace.write_key), "Content-Encoding": "gzip"}
+    for cut in (whole[:-8], whole[:-4]):  # without its CRC and length, or its length
+        expect_error(
+            workspace.http.post("/v1/batch", content=cut, headers=headers), 400, "invalid_gzip"
+        )
+    assert workspace.get(f"/v1/visitors/{vid}").status_code == 404
+
+
+def test_a_json_body_with_a_byte_order_mark_is_accepted(workspace: Workspace):
+    vid = uid("vid_")
+    body = b"\xef\xbb\xbf" + json.dumps({"anonymousId": vid, "event": "bom"}).encode()
+    expect(workspace.write("/v1/track", None, content=body))
+    assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["bom"]
+
+
+def test_ids_under_two_names_must_agree(shared_workspace: Workspace):
+    same = {"userId": "usr-same", "user_id": "usr-same", "event": "x"}
+    expect(shared_workspace.write("/v1/track", same))
+    for body in (
+        {"userId": "usr-a", "user_id": "usr-b", "event": "x"},
+        {"user_id": "usr-a", "external_id": "usr-b", "event": "x"},
+        {"anonymousId": "vid-a", "anonymous_id": "vid-b", "event": "x"},
+    ):
+        expect_error(shared_workspace.write("/v1/track", body), 400, "invalid_id")
+
+
+@pytest.mark.parametrize("sent_at", [[], {}, "garbage"])
+def test_a_sent_at_that_is_not_a_time_is_400(shared_workspace: Workspace, sent_at):
+    body = {"anonymousId": uid("vid_"), "event": "x", "sentAt": sent_at}
+    expect_error(shared_workspace.write("/v1/track", body), 400, "invalid_timestamp")
+
+
+@pytest.mark.parametrize("context", ["a string", ["a", "list"], 3])
+def test_a_batch_context_that_is_not_an_object_is_400(shared_workspace: Workspace, context):
+    body = {
+        "batch": [{"type": "track", "anonymousId": uid("vid_"), "event": "x"}],
+        "context": context,
+    }
+    expect_error(shared_workspace.write("/v1/batch", body), 400, "invalid_message")
+
+
 def test_message_over_32kb_is_413(shared_workspace: Workspace):
     body = {"anonymousId": uid("vid_"), "event": "big", "properties": {"blob": "x" * (33 * 1024)}}
     expect_error(shared_workspace.write("/v1/track", body), 413, "payload_too_large")

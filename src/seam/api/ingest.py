@@ -83,7 +83,10 @@ def split_batch(
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
         raise BadRequest("the body must be an object with a `batch` array", code="invalid_message")
     context = payload.get("context")
-    context = context if isinstance(context, dict) else {}
+    if context is None:
+        context = {}
+    elif not isinstance(context, dict):
+        raise BadRequest("the batch's `context` must be an object", code="invalid_message")
     messages: list[Message] = []
     rejected: list[tuple[int, Rejection, Any]] = []
     for index, raw in enumerate(payload["batch"]):

@@ -25,6 +25,9 @@ def decompress(raw: bytes, content_encoding: str | None) -> bytes:
             data = inflater.decompress(raw, MAX_BODY + 1)
         except zlib.error as exc:
             raise BadRequest("the body is not valid gzip", code="invalid_gzip") from exc
+        # Cut short (no end of stream, so no CRC checked) unless it stopped at the limit.
+        if not inflater.eof and len(data) <= MAX_BODY:
+            raise BadRequest("the gzip body is truncated", code="invalid_gzip")
     else:
         raise BadRequest(
             f"unsupported Content-Encoding {content_encoding!r}", code="unsupported_encoding"
@@ -38,7 +41,8 @@ def decode_json(data: bytes) -> Any:
     if not data.strip():
         raise BadRequest("the body is empty", code="invalid_json")
     try:
-        return _decoder.decode(data)
+        # A byte order mark (some Windows tools write one) is not part of the JSON text.
+        return _decoder.decode(data.removeprefix(b"\xef\xbb\xbf"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
     except RecursionError as exc:

@@ -65,11 +65,20 @@ def _first(raw: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _id(raw: dict[str, Any], label: str, *names: str) -> str | None:
-    checked = check_id(_first(raw, *names))
-    if isinstance(checked, InvalidId):
-        raise _Invalid("invalid_id", f"{label} {checked.reason}")
-    return checked
+def _id(raw: dict[str, Any], *names: str) -> str | None:
+    """The id under any of its names; names that disagree are refused rather than one of them
+    silently winning (the message could belong to either person)."""
+    given = [name for name in names if raw.get(name) is not None]
+    found: dict[str, str] = {}
+    for name in given:
+        checked = check_id(raw[name])
+        if isinstance(checked, InvalidId):
+            raise _Invalid("invalid_id", f"{name} {checked.reason}")
+        if checked is not None:
+            found[name] = checked
+    if len(set(found.values())) > 1:
+        raise _Invalid("invalid_id", f"{' and '.join(found)} name different ids")
+    return next(iter(found.values()), None)
 
 
 def _object(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -158,10 +167,10 @@ def _validate(
         raise _Invalid("invalid_type", f"this endpoint accepts only {default_type} messages")
 
     context = {**batch_context, **_object(raw, "context")}
-    user_id = _id(raw, "userId", "userId", "user_id", "external_id")
-    anonymous_id = _id(raw, "anonymousId", "anonymousId", "anonymous_id")
+    user_id = _id(raw, "userId", "user_id", "external_id")
+    anonymous_id = _id(raw, "anonymousId", "anonymous_id")
     if kind == "alias":
-        previous = _id(raw, "previousId", "previousId", "previous_id")
+        previous = _id(raw, "previousId", "previous_id")
         if previous is None or user_id is None:
             raise _Invalid("missing_id", "alias needs previousId and userId")
         anonymous_id = previous
@@ -173,9 +182,10 @@ def _validate(
         raise _Invalid("invalid_id", f"context.external_contact_id {checked_cookie.reason}")
 
     message_id = _text(_first(raw, "messageId", "message_id"), "messageId") or new_id()
+    has_sent_at = _first(raw, "sentAt", "sent_at") is not None
     timestamp, flags = correct_timestamp(
         _time(raw.get("timestamp"), "timestamp"),
-        _time(_first(raw, "sentAt", "sent_at") or batch_sent_at, "sentAt"),
+        _time(_first(raw, "sentAt", "sent_at") if has_sent_at else batch_sent_at, "sentAt"),
         received_at,
     )
     properties = _object(raw, "properties")
@@ -218,7 +228,7 @@ def _typed_fields(message: Message, raw: dict[str, Any]) -> None:
         if category is not None:
             message.properties.setdefault("category", category)
     if kind == "group":
-        message.group_id = _id(raw, "groupId", "groupId", "group_id")
+        message.group_id = _id(raw, "groupId", "group_id")
         if message.group_id is None:
             raise _Invalid("missing_id", "group needs a groupId")
     if message.type == "page_leave":

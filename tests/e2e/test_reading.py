@@ -317,6 +317,22 @@ def test_contact_search_takes_like_wildcards_literally(workspace: Workspace):
     assert [c["external_id"] for c in workspace.contacts(q=ext[2:])] == [ext]
 
 
+def test_contact_search_folds_every_letter_and_reads_quotes_in_names(workspace: Workspace):
+    """Names are matched on their text, not their stored JSON, whatever the alphabet."""
+    elodie = workspace.identify({"userId": uid("e"), "traits": {"name": "Élodie Ünïcode"}})
+    rock = workspace.identify({"userId": uid("r"), "traits": {"name": 'Dwayne "The Rock" J'}})
+    umlaut = workspace.identify({"userId": "Ärger-" + uid("")})
+    for q, found in (
+        ("élodie", elodie),
+        ("ÉLODIE", elodie),
+        ("ünïcode", elodie),
+        ('"the rock"', rock),
+        ("ärger", umlaut),
+    ):
+        assert [c["id"] for c in workspace.contacts(q=q)] == [found["contact_id"]], q
+    assert [c["id"] for c in workspace.contacts(q='"')] == [rock["contact_id"]]
+
+
 def test_visitor_never_seen_is_404(shared_workspace: Workspace):
     expect_error(shared_workspace.get(f"/v1/visitors/{uid('ghost_')}"), 404, "not_found")
 

@@ -42,6 +42,22 @@ def least(conn: Connection, a: Any, b: Any) -> ColumnElement[Any]:
     return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
 
 
+# SQLite's lower() folds ASCII only ('É' stays 'É'); the engine registers this one, which
+# folds like Python and PostgreSQL's lower() under a UTF-8 ctype.
+SQLITE_LOWER = "seam_lower"  # the name `lower` calls below
+
+
+def sqlite_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def lower(conn: Connection, value: Any) -> ColumnElement[Any]:
+    """lower() that folds every letter, on both backends."""
+    if conn.dialect.name == "sqlite":
+        return func.seam_lower(value)
+    return func.lower(value)
+
+
 def insert_rows(conn: Connection, table: Table, names: Sequence[str]) -> Any:
     """An upsert-capable INSERT of many rows of the columns `names`, run with `execute_many`.
 

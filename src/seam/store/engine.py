@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from seam.store.dialect import SQLITE_LOWER, sqlite_lower
+
 
 def normalize_url(url: str) -> str:
     """Accept `postgresql://` and `postgres://` as psycopg 3, and a bare path as SQLite."""
@@ -64,6 +66,7 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()
+        dbapi_connection.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from seam.identity.normalize import identifiers_from_traits
 from seam.store import contacts as contacts_repo
 from seam.store import groups, timelines, visitors
-from seam.store.dialect import like_escaped
+from seam.store.dialect import like_escaped, lower
+from seam.store.jsonb import dumps
 from seam.store.tables import contacts, identifiers, traits
 
 
@@ -83,9 +84,11 @@ def find_contacts(
         )
     if q:
         pattern = f"%{like_escaped(q.lower())}%"
+        # Trait values are stored as JSON: a quote or a backslash in a name is escaped there.
+        in_json = f"%{like_escaped(dumps(q.lower())[1:-1])}%"
         stmt = stmt.where(
             or_(
-                func.lower(contacts.c.external_id).like(pattern, escape="\\"),
+                lower(conn, contacts.c.external_id).like(pattern, escape="\\"),
                 contacts.c.id.in_(
                     select(identifiers.c.contact_id).where(
                         identifiers.c.workspace_id == ws,
@@ -99,7 +102,7 @@ def find_contacts(
                         traits.c.key.in_(
                             ("name", "firstname", "lastname", "first_name", "last_name")
                         ),
-                        func.lower(traits.c.value).like(pattern, escape="\\"),
+                        lower(conn, traits.c.value).like(in_json, escape="\\"),
                     )
                 ),
             )

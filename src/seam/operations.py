@@ -21,11 +21,11 @@ from seam.store.audit import AuditEntry
 def move_visitor(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, key_id: str | None
 ) -> dict[str, Any]:
+    if contact_id not in contacts.lock(conn, ws, [contact_id]):
+        raise NotFound("no such contact")
     row = visitors.get(conn, ws, anonymous_id)
     if row is None:
         raise NotFound("this visitor was never seen")
-    if contacts.by_id(conn, ws, contact_id) is None:
-        raise NotFound("no such contact")
     previous = row.contact_id
     if previous == contact_id:  # a repeated move: nothing to do, nothing to audit
         return {
@@ -65,7 +65,8 @@ def move_visitor(
 def merge_contacts(
     conn: Connection, ws: str, into_id: str, from_id: str, key_id: str | None
 ) -> dict[str, Any]:
-    into, source = contacts.by_id(conn, ws, into_id), contacts.by_id(conn, ws, from_id)
+    locked = contacts.lock(conn, ws, [into_id, from_id])
+    into, source = locked.get(into_id), locked.get(from_id)
     if into is None or source is None:
         raise NotFound("no such contact")
     plan = plan_merge(into, source)
@@ -108,7 +109,7 @@ def merge_contacts(
 
 
 def erase_contact(conn: Connection, ws: str, contact_id: str, key_id: str | None) -> None:
-    contact = contacts.by_id(conn, ws, contact_id)
+    contact = contacts.lock(conn, ws, [contact_id]).get(contact_id)
     if contact is None:
         raise NotFound("no such contact")
     devices = [v.anonymous_id for v in visitors.of_contact(conn, ws, contact_id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from .support import Workspace, ago, expect, expect_error, iso, parse_iso, uid
 
@@ -220,6 +221,33 @@ def test_a_merge_keeps_every_email_of_both_contacts(workspace: Workspace):
     )
     assert again["accepted"] == 1
     assert [c["id"] for c in workspace.contacts(email=lead_email)] == [keep]
+
+
+def test_opposite_merges_at_once_keep_one_contact(workspace: Workspace):
+    """A into B and B into A, sent together (on PostgreSQL, two transactions at once): one
+    wins, the other finds its contact gone; never both deleted."""
+    for _ in range(3):
+        ids = []
+        for _ in range(2):
+            email = f"{uid('m')}@example.com"
+            workspace.batch(
+                [{"type": "form", "anonymousId": uid("vid_"), "traits": {"email": email}}]
+            )
+            ids.append(workspace.contacts(email=email)[0]["id"])
+        a, b = ids
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda pair: workspace.secret(
+                        f"/v1/contacts/{pair[0]}/merge", {"from_contact_id": pair[1]}
+                    ),
+                    [(a, b), (b, a)],
+                )
+            )
+        assert sorted(r.status_code for r in answers) == [200, 404], [r.text for r in answers]
+        survivor = a if answers[0].status_code == 200 else b
+        assert workspace.contact(survivor)["id"] == survivor
+        assert len(workspace.contact(survivor)["anonymous_ids"]) == 2
 
 
 def test_merging_two_contacts_with_different_external_ids_is_a_conflict(workspace: Workspace):

@@ -29,13 +29,19 @@ def by_external_ids(
     return {external_id: ContactRef(cid, external_id) for cid, external_id in rows}
 
 
-def by_id(conn: Connection, ws: str, contact_id: str) -> ContactRef | None:
-    row = conn.execute(
-        select(contacts.c.id, contacts.c.external_id).where(
-            contacts.c.workspace_id == ws, contacts.c.id == contact_id
-        )
-    ).first()
-    return ContactRef(row.id, row.external_id) if row else None
+def lock(conn: Connection, ws: str, contact_ids: list[str]) -> dict[str, ContactRef]:
+    """The contacts among `contact_ids` that still exist, locked for this transaction (in id
+    order, so two admin operations on the same pair cannot deadlock): a merge, a move or an
+    erasure running at the same time in another process waits, then sees what this one did.
+    SQLite has one writer at a time already."""
+    stmt = (
+        select(contacts.c.id, contacts.c.external_id)
+        .where(contacts.c.workspace_id == ws, contacts.c.id.in_(sorted(set(contact_ids))))
+        .order_by(contacts.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {row.id: ContactRef(row.id, row.external_id) for row in conn.execute(stmt)}
 
 
 _IDENTIFIER_KINDS = ("email", "phone", "linkedin_url")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from seam.store.workspaces import Workspace
 
@@ -20,6 +23,18 @@ def secret_too_short(secret: str) -> str | None:
             f"an HS256 JWT secret needs at least {MIN_SECRET_BYTES} bytes"
             " (RFC 7518 section 3.2); use your app's signing secret"
         )
+    return None
+
+
+def public_key_problem(pem: str) -> str | None:
+    """Why `pem` cannot verify RS256/ES256 tokens, or None (checked before it replaces a
+    working key)."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return "the public key is not a PEM public key (-----BEGIN PUBLIC KEY-----)"
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return "the public key must be an RSA (RS256) or EC (ES256) key"
     return None
 
 

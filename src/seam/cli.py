@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from seam.app_tokens import secret_too_short
+from seam.app_tokens import public_key_problem, secret_too_short
 from seam.settings import DEFAULT_DATABASE_URL, Settings
 from seam.store import workspaces as ws_store
 from seam.store.engine import Database, open_database
@@ -138,9 +139,46 @@ def workspace() -> None:
     """Create and configure workspaces."""
 
 
+def _domains(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    from seam.api.browser import domain_problem
+
+    for domain in value:
+        problem = domain_problem(domain)
+        if problem:
+            raise click.BadParameter(problem)
+    return tuple(d.lower() for d in value)
+
+
+def _bounded(limit: int) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A text option no longer than its column (PostgreSQL refuses a longer value)."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and len(value) > limit:
+            raise click.BadParameter(f"at most {limit} characters")
+        return value
+
+    return check
+
+
+def _region(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    import phonenumbers
+
+    if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(f"{value!r} is not a region code such as US, GB or DE")
+    return value.upper() if value is not None else None
+
+
 @workspace.command("create")
-@click.argument("name")
-@click.option("--domain", "domains", multiple=True, help="A domain the tracker may send from.")
+@click.argument("name", callback=_bounded(200))
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    callback=_domains,
+    help="A domain the tracker may send from.",
+)
 @click.option("--cookieless", is_flag=True, help="Store nothing in browsers; fingerprint.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_option
@@ -158,17 +196,27 @@ def workspace_create(
 
 @workspace.command("update")
 @click.argument("workspace_id")
-@click.option("--domain", "domains", multiple=True, help="Replace the domains with these.")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    callback=_domains,
+    help="Replace the domains with these.",
+)
 @click.option("--cookieless/--no-cookieless", default=None)
 @click.option("--identity-verification", type=click.Choice(["off", "required"]))
 @click.option("--jwt-secret", help="HS256 secret of your app's JWTs.")
 @click.option("--jwt-public-key", type=click.File("r"), help="RS256/ES256 public key (PEM).")
-@click.option("--jwt-issuer")
-@click.option("--jwt-audience")
-@click.option("--default-region", help="Phone region for numbers without a country code.")
+@click.option("--jwt-issuer", callback=_bounded(500))
+@click.option("--jwt-audience", callback=_bounded(500))
+@click.option(
+    "--default-region",
+    callback=_region,
+    help="Phone region for numbers without a country code.",
+)
 @click.option(
     "--rate-limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=2**31 - 1),
     help="Requests per second per key (at least 1).",
 )
 @click.option("--json", "as_json", is_flag=True)
@@ -201,7 +249,11 @@ def workspace_update(
             raise click.BadParameter(problem, param_hint="--jwt-secret")
         changes.update(jwt_secret=jwt_secret, jwt_public_key=None)
     if jwt_public_key is not None:
-        changes.update(jwt_public_key=jwt_public_key.read(), jwt_secret=None)
+        pem = jwt_public_key.read()
+        problem = public_key_problem(pem)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--jwt-public-key")
+        changes.update(jwt_public_key=pem, jwt_secret=None)
     for name, value in (
         ("jwt_issuer", jwt_issuer),
         ("jwt_audience", jwt_audience),

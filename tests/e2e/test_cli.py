@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jwt
+import pytest
+
 from .support import Workspace, ago, bearer, expect, expect_error, iso, parse_iso, uid
 
 
@@ -132,3 +135,53 @@ def test_workspace_rate_limit_must_be_positive(workspace: Workspace):
         )
         assert done.returncode == 2 and "--rate-limit" in done.stderr
     assert workspace.update("--rate-limit", "7")["rate_limit"] == 7
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--rate-limit", "99999999999"),
+        ("--domain", "com"),
+        ("--domain", "*"),
+        ("--domain", "http://example.com/path"),
+        ("--domain", "x" * 300 + ".com"),
+        ("--default-region", "TOOLONGREGION"),
+        ("--default-region", "XX"),
+        ("--jwt-issuer", "i" * 600),
+    ],
+)
+def test_workspace_update_refuses_what_cannot_be_stored_or_used(workspace: Workspace, args):
+    """Each is a usage error naming its option (PostgreSQL would refuse the longer values;
+    a bare top-level domain would admit every site under it); nothing changes."""
+    before = workspace.update()
+    done = workspace.server.cli("workspace", "update", workspace.id, *args, check=False)
+    assert done.returncode == 2, done.stderr
+    assert args[0] in done.stderr and "Traceback" not in done.stderr
+    assert workspace.update() == before
+
+
+def test_workspace_create_refuses_an_overlong_name_or_a_bad_domain(workspace: Workspace):
+    for args in (("x" * 201,), ("ok", "--domain", "com")):
+        done = workspace.server.cli("workspace", "create", *args, "--json", check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_public_key_that_does_not_load_is_refused_and_the_secret_kept(
+    workspace: Workspace, tmp_path
+):
+    secret = "s" * 40
+    workspace.update("--jwt-secret", secret)
+    garbage = tmp_path / "bad.pem"
+    garbage.write_text("-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n")
+    done = workspace.server.cli(
+        "workspace", "update", workspace.id, "--jwt-public-key", str(garbage), check=False
+    )
+    assert done.returncode == 2 and "--jwt-public-key" in done.stderr, done.stderr
+    # The HS256 secret still verifies the app's tokens.
+    session = uid("sess-")
+    workspace.send("page", {"anonymousId": uid("vid_"), "context": {"session_id": session}})
+    token = jwt.encode({"sub": uid("usr-")}, secret, algorithm="HS256")
+    answer = workspace.http.patch(
+        f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text

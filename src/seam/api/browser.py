@@ -56,6 +56,16 @@ def is_hostname(host: str) -> bool:
     return all(_LABEL.fullmatch(label) for label in host.split("."))
 
 
+def domain_problem(domain: str) -> str | None:
+    """Why `domain` cannot be a workspace domain (the tracker's pages are on it or its
+    subdomains), or None. A bare top-level domain would admit every site under it."""
+    if not domain or len(domain) > 253 or not is_hostname(domain.lower()):
+        return f"{domain!r} is not a host name such as example.com (no scheme, port or path)"
+    if "." not in domain and domain.lower() != "localhost":
+        return f"{domain!r} is a top-level domain: give the site's own domain"
+    return None
+
+
 def host_allowed(host: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from seam.api.browser import domain_problem
 from seam.api.state import app_state
-from seam.app_tokens import secret_too_short
+from seam.app_tokens import public_key_problem, secret_too_short
 from seam.errors import NotFound
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES
@@ -35,11 +36,20 @@ async def settings(request: Request, ctx: Ctx) -> Response:
     return render("settings.html", _context(ctx, keys))
 
 
+def _sentence(problem: str) -> str:
+    return problem[0].upper() + problem[1:] + "."
+
+
 def _changes(form: dict[str, str]) -> tuple[dict[str, Any], str | None]:
     """The workspace columns the settings form sets, or an error message."""
-    domains = [d for d in form.get("domains", "").replace(",", "\n").split() if d]
-    if any(len(d) > 253 or "/" in d or ":" in d for d in domains):
-        return {}, "A domain is a host name such as example.com (no scheme, port or path)."
+    # Lower-case as stored: host names compare case-insensitively with the page's origin.
+    domains = [d.lower() for d in form.get("domains", "").replace(",", "\n").split()]
+    for domain in domains:
+        # A domain decides which sites may send events and identify visitors: `com` or `*`
+        # would admit every site, and the value is shown back on pages.
+        problem = domain_problem(domain)
+        if problem:
+            return {}, _sentence(problem)
     verification = form.get("identity_verification", "off")
     if verification not in ("off", "required"):
         return {}, "Identity verification is either off or required."
@@ -54,11 +64,14 @@ def _changes(form: dict[str, str]) -> tuple[dict[str, Any], str | None]:
     if form.get("jwt_secret"):
         problem = secret_too_short(form["jwt_secret"])
         if problem:
-            return {}, problem[0].upper() + problem[1:] + "."
+            return {}, _sentence(problem)
         changes.update(jwt_secret=form["jwt_secret"], jwt_public_key=None)
     elif form.get("jwt_public_key"):
-        if "BEGIN PUBLIC KEY" not in form["jwt_public_key"]:
-            return {}, "The public key must be PEM (-----BEGIN PUBLIC KEY-----)."
+        # Saving a key replaces the HS256 secret: one that cannot verify tokens must not
+        # silently end app sign-ins.
+        problem = public_key_problem(form["jwt_public_key"])
+        if problem:
+            return {}, _sentence(problem)
         changes.update(jwt_public_key=form["jwt_public_key"], jwt_secret=None)
     elif form.get("jwt_clear") == "on":
         changes.update(jwt_secret=None, jwt_public_key=None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
@@ -13,6 +14,9 @@ from starlette.responses import HTMLResponse
 from seam.store.jsonb import dumps
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# How many trailing characters of an id the pages show: the last group of a UUIDv7, which is
+# random (its first characters are a timestamp, the same for every id made in one minute).
+ID_TAIL = 12
 
 
 def when(us: int | None) -> str:
@@ -58,6 +62,44 @@ def query(base: str, **params: Any) -> str:
     return f"{base}?{urlencode(kept)}" if kept else base
 
 
+def segment(value: str) -> str:
+    """`value` as one URL path segment. "/" and "." are encoded too: an anonymous id such as
+    `a/../../settings` must not make a link that the browser resolves to another page."""
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def visitor_path(anonymous_id: str) -> str:
+    """A visitor's page, relative to the workspace's base URL. Browsers resolve a `%2E%2E` or
+    `%2E` segment like `..` and `.` (WHATWG URL), so such an id goes in the query instead."""
+    if anonymous_id in (".", ".."):
+        return query("visitors/", anonymous_id=anonymous_id)
+    return f"visitors/{segment(anonymous_id)}"
+
+
+def short_id(value: str) -> str:
+    """`…9f0c2a1b7d3e` for a UUIDv7 (`user:…9f0c2a1b7d3e` for a dashboard user): the part that
+    tells ids apart. Pages put the full id in a `title`."""
+    prefix, colon, rest = value.rpartition(":")
+    if len(rest) <= ID_TAIL + 1:
+        return value
+    return f"{prefix}{colon}…{rest[-ID_TAIL:]}"
+
+
+def text(value: Any) -> str:
+    """A JSON value as page text: strings as they are, anything else as JSON (never a Python
+    repr such as `{'first': 'Ada'}`)."""
+    return value if isinstance(value, str) else compact_json(value)
+
+
+def person_name(traits: Mapping[str, Any]) -> str | None:
+    """The name a person is shown by: the `name` trait, else first and last name."""
+    if traits.get("name"):
+        return text(traits["name"])
+    first = traits.get("firstname") or traits.get("first_name")
+    last = traits.get("lastname") or traits.get("last_name")
+    return " ".join(text(p) for p in (first, last) if p) or None
+
+
 def number(n: int) -> str:
     return f"{n:,}".replace(",", "\u202f")  # narrow no-break space: 1 000 000
 
@@ -76,6 +118,10 @@ def _environment() -> Environment:
         json=as_json,
         compact_json=compact_json,
         number=number,
+        segment=segment,
+        visitor_path=visitor_path,
+        short_id=short_id,
+        text=text,
     )
     env.globals["query"] = query
     return env

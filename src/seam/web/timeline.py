@@ -15,6 +15,13 @@ BACKFILL_VIAS = ("identify", "enrichment", "form")
 # Audit actions that explain why a device's events belong to a contact.
 DEVICE_ACTIONS = ("visitor_bound", "visitor_moved", "visitor_bind_refused", "contacts_merged")
 CONTACT_ACTIONS = ("contact_created", "external_id_bound", "contacts_merged")
+# What the two contacts of an entry are to it: (role of contact_id, role of other_contact_id).
+ROLES = {
+    "visitor_bind_refused": ("refused contact", "device owner"),
+    "identifier_conflict": ("claimed by", "held by"),
+    "visitor_moved": ("moved to", "moved from"),
+    "contacts_merged": ("merged into", "merged contact"),
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,14 @@ class AuditView:
     @property
     def alarming(self) -> bool:
         return self.action in ("visitor_bind_refused", "identifier_conflict", "identity_unverified")
+
+    def counterparts(self, page_contact: str | None = None) -> list[tuple[str, str]]:
+        """The contacts the entry names, with their roles, except the page's own contact: on
+        the device owner's page a refused binding names the contact that was refused, on
+        the refused contact's page the owner (either can be `other_contact_id`)."""
+        contact_role, other_role = ROLES.get(self.action, ("contact", "other contact"))
+        named = ((contact_role, self.contact_id), (other_role, self.other_contact_id))
+        return [(role, cid) for role, cid in named if cid and cid != page_contact]
 
 
 def audit_view(row: Any) -> AuditView:

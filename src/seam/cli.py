@@ -463,7 +463,7 @@ def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
     from rich.progress import Progress
 
     from seam.ingest.apply import Caller
-    from seam.ingest.crm import import_records
+    from seam.ingest.crm import import_records, source_label
 
     records = read_records(path)
     db = _open(db_url)
@@ -472,7 +472,7 @@ def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
     if ws is None:
         raise click.ClickException(f"no workspace {workspace_id!r}")
     caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
-    label = source if source == "import" else f"import:{source}"
+    label = source_label(source)
     totals = {"created": 0, "updated": 0, "rejected": 0}
     with Progress() as progress:
         task = progress.add_task(f"importing {len(records)} records", total=len(records))
@@ -480,7 +480,7 @@ def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
             chunk = records[start : start + 500]
             readable = [i for i, record in enumerate(chunk) if not isinstance(record, Unreadable)]
             with db.writer.begin() as conn:
-                result = import_records(conn, caller, [chunk[i] for i in readable], label[:64])
+                result = import_records(conn, caller, [chunk[i] for i in readable], label)
             totals["created"] += result["created"]
             totals["updated"] += result["updated"]
             # Rejections are by position among the records imported: map them back to the file's.

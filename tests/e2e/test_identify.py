@@ -577,3 +577,21 @@ def test_external_id_match_wins_over_email_of_another_contact(workspace: Workspa
     assert workspace.contact(alice_id)["identifiers"]["email"] == alice_email
     assert workspace.contact(bob_id)["identifiers"]["email"] is None
     assert [c["id"] for c in workspace.contacts(email=alice_email)] == [alice_id]
+
+
+def test_a_nul_in_an_email_trait_keeps_it_a_trait_and_never_blocks_a_login(workspace: Workspace):
+    """No text column stores NUL (PostgreSQL refuses it): such an email is no identifier, so a
+    held trait with one cannot make every later binding of the device fail."""
+    vid, user = uid("vid_"), uid("usr_")
+    held = {"anonymousId": vid, "traits": {"email": "held\x00@example.com"}}
+    workspace.send("identify", held)
+    batch = [
+        {"type": "identify", "userId": uid("usr_"), "traits": {"email": "x\x00@example.com"}},
+        {"type": "track", "anonymousId": uid("vid_"), "event": "good"},
+    ]
+    assert workspace.batch(batch, secret=True)["accepted"] == 2
+    answer = workspace.identify({"userId": user, "anonymousId": vid, "traits": {"plan": "pro"}})
+    assert answer["visitor_bound"] is True
+    contact = workspace.contact(answer["contact_id"])
+    assert contact["traits"]["email"] == "held\x00@example.com"
+    assert contact["identifiers"]["email"] is None

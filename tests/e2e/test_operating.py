@@ -39,3 +39,24 @@ def test_an_import_dated_in_the_far_future_is_clamped_and_does_not_pin_its_trait
     assert parse_iso(meta["updated_at"]) < now() + timedelta(hours=1)  # clamped to its receipt
     workspace.identify({"userId": ext, "traits": {"plan": "live"}, "timestamp": iso(now())})
     assert workspace.contact_by_external_id(ext)["traits"]["plan"] == "live"
+
+
+def test_one_bad_import_record_never_fails_the_others(workspace: Workspace) -> None:
+    """Values a database column cannot hold are refused per record (PostgreSQL refuses them
+    where SQLite would store them), and the other records of the request are stored."""
+    good = uid("crm-")
+    records = [
+        {"external_id": uid("crm-"), "traits": {"k" * 300: 1}},
+        {"external_id": uid("crm-"), "traits": {"bad\x00name": 1}},
+        {"email": "nul\x00@example.com"},
+        {"external_id": uid("crm-"), "traits": {"email": "x\x00@example.com", "plan": "a"}},
+        {"external_id": good, "traits": {"plan": "kept"}},
+    ]
+    body = expect(
+        workspace.secret("/v1/contacts/import", {"records": records, "source": "c\x00rm"})
+    )
+    assert [r["index"] for r in body["rejected"]] == [0, 1, 2]
+    assert body["created"] == 2
+    contact = workspace.contact_by_external_id(good)
+    assert contact is not None and contact["traits"]["plan"] == "kept"
+    assert contact["trait_meta"]["plan"]["source"] == "import:crm"

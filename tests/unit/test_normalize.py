@@ -57,3 +57,11 @@ def test_identifiers_from_traits_keep_only_what_parses() -> None:
         {"email": "A@B.co", "phone": "garbage", "linkedin_url": "linkedin.com/in/x/"}, "US"
     )
     assert found == {"email": "a@b.co", "linkedin_url": "linkedin.com/in/x"}
+
+
+def test_a_value_with_a_nul_character_is_no_identifier() -> None:
+    """No database text column stores NUL (PostgreSQL refuses it): such a value stays a trait."""
+    assert normalize_email("ada\x00@example.com") is None
+    assert normalize_linkedin("linkedin.com/in/ada%00") is None
+    assert normalize_linkedin("linkedin.com/in/ada\x00x") is None
+    assert normalize_phone("+1 415 555 2671\x00", None) in (None, "+14155552671")

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from seam import operations
 from seam.errors import BadRequest, NotFound
 from seam.ingest.body import decode_json
-from seam.ingest.crm import MAX_IMPORT_RECORDS, import_records
+from seam.ingest.crm import MAX_IMPORT_RECORDS, import_records, source_label
 from seam.store import reads, timelines
 
 from . import render
@@ -34,11 +34,10 @@ async def import_contacts(request: Request) -> Response:
         raise BadRequest(
             f"at most {MAX_IMPORT_RECORDS} records per request", code="too_many_records"
         )
-    source = payload.get("source", "import") if isinstance(payload, dict) else "import"
-    source = f"import:{source}" if source != "import" else source
+    source = source_label(payload.get("source", "import") if isinstance(payload, dict) else "")
     caller = principal.caller
     result = await app_state(request).writer.run(
-        lambda conn: import_records(conn, caller, records, str(source)[:64])
+        lambda conn: import_records(conn, caller, records, source)
     )
     return JSON(result)
 

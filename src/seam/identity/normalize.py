@@ -20,7 +20,7 @@ _LINKEDIN = re.compile(
 )
 
 
-_SLUG_BREAK = re.compile(r"[/?#\s]")
+_SLUG_BREAK = re.compile(r"[/?#\s\x00]")
 # An identifier is stored in 320 characters (the longest email); LinkedIn allows 100.
 MAX_LINKEDIN_SLUG = 300
 
@@ -29,7 +29,8 @@ def normalize_email(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     email = raw.strip().lower()
-    return email if _EMAIL.match(email) and len(email) <= 320 else None
+    # NUL passes the pattern, but no database text column stores it (PostgreSQL refuses it).
+    return email if _EMAIL.match(email) and len(email) <= 320 and "\x00" not in email else None
 
 
 def normalize_phone(raw: object, default_region: str | None) -> str | None:

@@ -25,7 +25,7 @@ from seam.identity.resolve import ContactRef, resolve_contact
 from seam.identity.traits import merge_trait_maps, merge_traits
 from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
 from seam.ingest import decisions
-from seam.ingest.message import MAX_NAME, Message
+from seam.ingest.message import Message, trait_name_problem
 from seam.ingest.trait_cache import TraitCache
 from seam.store import audit, contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
@@ -595,7 +595,7 @@ def company_of(traits: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return None
     # Trait names are checked for the message's own traits, not inside this object.
     return company_id, {
-        k: v for k, v in company.items() if k != "id" and len(k) <= MAX_NAME and "\x00" not in k
+        k: v for k, v in company.items() if k != "id" and trait_name_problem(k) is None
     }
 
 

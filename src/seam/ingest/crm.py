@@ -11,7 +11,7 @@ from seam.clock import now_us, parse_iso
 from seam.identity.ids import InvalidId, check_id
 from seam.identity.normalize import normalize_email
 from seam.ingest.apply import Caller, Ingestion
-from seam.ingest.message import FUTURE_LIMIT_US
+from seam.ingest.message import FUTURE_LIMIT_US, trait_name_problem
 
 MAX_IMPORT_RECORDS = 5000
 
@@ -26,6 +26,10 @@ def validate_record(raw: Any, received_at: int) -> tuple[str | None, dict[str, A
     traits = raw.get("traits") or {}
     if not isinstance(traits, dict):
         return "traits must be an object"
+    for name in traits:
+        problem = trait_name_problem(name)
+        if problem:
+            return problem
     traits = dict(traits)
     if raw.get("email") is not None:
         traits.setdefault("email", raw["email"])
@@ -39,6 +43,12 @@ def validate_record(raw: Any, received_at: int) -> tuple[str | None, dict[str, A
         # updated_at pin its traits against every later observation.
         updated_at = received_at
     return external_id, traits, updated_at
+
+
+def source_label(source: object) -> str:
+    """The trait source an import records: `import`, or `import:NAME` (within its column)."""
+    name = str(source).replace("\x00", "")
+    return "import" if name in ("", "import") else f"import:{name}"[:64]
 
 
 def import_records(

@@ -103,6 +103,18 @@ def _text(value: Any, label: str, limit: int = MAX_NAME) -> str | None:
     return text
 
 
+def trait_name_problem(name: object) -> str | None:
+    """Why `name` cannot name a trait, or None: names are stored as keys in a column of their
+    own (255 characters, no NUL), not inside JSON."""
+    if not isinstance(name, str):
+        return "a trait name must be a string"
+    if len(name) > MAX_NAME:
+        return f"a trait name must be at most {MAX_NAME} characters"
+    if "\x00" in name:
+        return "a trait name must not contain NUL characters"
+    return None
+
+
 def _time(value: Any, label: str) -> int | None:
     if value is None:
         return None
@@ -193,7 +205,9 @@ def _validate(
     if kind == "identify" and not traits and isinstance(context.get("traits"), dict):
         traits = context["traits"]
     for key in traits:
-        _text(key, "a trait name")  # trait names are stored as keys, not inside JSON
+        problem = trait_name_problem(key)
+        if problem:
+            raise _Invalid("invalid_message", problem)
 
     message = Message(
         type=kind,

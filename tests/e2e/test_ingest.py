@@ -830,3 +830,19 @@ def test_timestamps_with_offsets_are_stored_in_utc(workspace: Workspace, sent: s
     workspace.send("track", {"anonymousId": vid, "event": "x", "timestamp": sent})
     (event,) = workspace.events(anonymous_id=vid)
     assert event["timestamp"] == "2026-06-09T12:00:00.000Z"
+
+
+def test_a_lone_surrogate_or_an_overflowing_number_costs_no_batch(workspace: Workspace):
+    """JSON.stringify writes a string cut inside an emoji as a lone "\\ud83d" escape: the
+    batch is stored, the broken character replaced; a number past a double becomes null."""
+    vid = uid("vid_")
+    body = (
+        '{"batch": [{"type": "track", "anonymousId": "%s", "event": "cut \\ud83d",'
+        ' "properties": {"n": 1e400, "\\udc00k": "v"}},'
+        ' {"type": "track", "anonymousId": "%s", "event": "fine \\ud83d\\ude00"}]}'
+    ) % (vid, vid)
+    result = expect(workspace.write("/v1/batch", None, content=body.encode()))
+    assert result["accepted"] == 2
+    events = {e["event"]: e for e in workspace.events(anonymous_id=vid)}
+    assert set(events) == {"cut \ufffd", "fine \U0001f600"}
+    assert events["cut \ufffd"]["properties"] == {"n": None, "\ufffdk": "v"}

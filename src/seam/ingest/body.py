@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import zlib
 from typing import Any
 
@@ -40,13 +42,41 @@ def decompress(raw: bytes, content_encoding: str | None) -> bytes:
 def decode_json(data: bytes) -> Any:
     if not data.strip():
         raise BadRequest("the body is empty", code="invalid_json")
+    # A byte order mark (some Windows tools write one) is not part of the JSON text.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        # A byte order mark (some Windows tools write one) is not part of the JSON text.
-        return _decoder.decode(data.removeprefix(b"\xef\xbb\xbf"))
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from exc
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        error: Exception = exc
     except RecursionError as exc:
         raise BadRequest("the body is nested too deeply", code="invalid_json") from exc
+    try:
+        return _lenient(data)
+    except (ValueError, RecursionError):
+        raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
+
+
+def _lenient(data: bytes) -> Any:
+    """JSON that msgspec refuses but a browser writes: JSON.stringify escapes a lone surrogate
+    (a string cut inside an emoji) as "\\ud83d", and a number may overflow a double. One such
+    value must not cost a whole batch: surrogates become U+FFFD, overflowing numbers null."""
+    return _cleaned(json.loads(data, parse_constant=_no_constant))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def encoded_size(value: Any) -> int:

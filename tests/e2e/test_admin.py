@@ -342,6 +342,18 @@ def test_erasure_leaves_another_persons_events_on_the_device(workspace: Workspac
     assert kept["type"] == "identify" and kept["contact_id"] == refused["contact_id"]
 
 
+def test_erasure_forgets_the_devices_in_every_audit_entry(workspace: Workspace):
+    """A device first bound to someone else, then moved to the erased person: the entry of
+    that first binding names the device too."""
+    vid = uid("vid_")
+    workspace.identify({"userId": uid("first_"), "anonymousId": vid})
+    erased = workspace.identify({"userId": uid("gone_")})["contact_id"]
+    expect(workspace.secret(f"/v1/visitors/{vid}/move", {"contact_id": erased}))
+    assert workspace.audit(anonymous_id=vid, action="visitor_bound")
+    expect(workspace.secret(f"/v1/contacts/{erased}", method="DELETE"))
+    assert workspace.audit(anonymous_id=vid) == []
+
+
 def test_erasing_unknown_contact_is_404(shared_workspace: Workspace):
     expect_error(shared_workspace.secret("/v1/contacts/nope", method="DELETE"), 404)
 

@@ -77,6 +77,14 @@ def erase_contact(conn: Connection, ws: str, contact: ContactRef, anonymous_ids:
         )
         .values(anonymous_id=None, details="{}", reason=None)
     )
+    if anonymous_ids:
+        # Earlier decisions about the person's devices (bound to a previous owner, then
+        # moved or merged here) name a device of theirs too.
+        conn.execute(
+            update(audit)
+            .where(audit.c.workspace_id == ws, audit.c.anonymous_id.in_(anonymous_ids))
+            .values(anonymous_id=None)
+        )
     return scrubbed
 
 

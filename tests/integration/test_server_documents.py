@@ -137,3 +137,15 @@ def test_tracker_is_served_with_caching_headers(served: tuple[str, str, str]) ->
     assert "max-age" in r.headers["cache-control"] and r.headers["etag"]
     again = httpx.get(f"{url}/seam.js", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_tracker_is_sent_gzipped_to_browsers_that_take_it(served: tuple[str, str, str]) -> None:
+    url, _, _ = served
+    plain = httpx.get(f"{url}/seam.js", headers={"Accept-Encoding": "identity"})
+    zipped = httpx.get(f"{url}/seam.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 1.5
+    assert zipped.content == plain.content  # httpx inflates it
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    assert "accept-encoding" in zipped.headers["vary"].lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -22,25 +23,34 @@ TRACKER_DIR = Path(__file__).resolve().parent.parent / "tracker"
 
 
 @cache
-def tracker() -> tuple[bytes, str]:
+def tracker() -> tuple[bytes, bytes, str]:
+    """The script, gzipped once (it loads on every page of every site: 3.6 KB instead of
+    7.7), and its version tag."""
     for name in ("seam.min.js", "seam.js"):
         path = TRACKER_DIR / name
         if path.exists():
             body = path.read_bytes()
-            return body, hashlib.sha256(body).hexdigest()[:16]
+            return body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:16]
     raise NotFound("the tracker is not built")
 
 
 async def seam_js(request: Request) -> Response:
-    body, etag = tracker()
+    body, gzipped, version = tracker()
+    compressed = "gzip" in request.headers.get("accept-encoding", "").lower()
+    etag = f'"{version}-gzip"' if compressed else f'"{version}"'
     headers = {
         "Cache-Control": "public, max-age=3600",
-        "ETag": f'"{etag}"',
+        "ETag": etag,
+        "Vary": "Accept-Encoding",
         "Access-Control-Allow-Origin": "*",
     }
-    if request.headers.get("if-none-match") == f'"{etag}"':
+    if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/javascript", headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+    return Response(
+        gzipped if compressed else body, media_type="application/javascript", headers=headers
+    )
 
 
 async def openapi(request: Request) -> Response:

@@ -430,6 +430,24 @@ def test_move_a_device_behind_a_confirmation(page: Page, seam: Seam) -> None:
     expect(page.locator("table.audit tbody tr")).to_contain_text("user:")
 
 
+def test_visitors_whose_ids_look_like_paths_open_their_own_page(page: Page, seam: Seam) -> None:
+    # Chromium resolves `..` segments, `%2E%2E` ones too (WHATWG URL): the links must not.
+    odd = ["slash/../../settings", "..", "."]
+    with httpx.Client(base_url=seam.url) as http:
+        for anonymous_id in odd:
+            r = http.post(
+                "/v1/page",
+                auth=(seam.acme["write_key"], ""),
+                json={"anonymousId": anonymous_id, "context": {"page": {"path": "/odd"}}},
+            )
+            assert r.status_code == 200, r.text
+    sign_in(page, seam)
+    for anonymous_id in odd:
+        page.goto(seam.path("visitors"))
+        page.get_by_role("link", name=anonymous_id, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Visitor {anonymous_id}")
+
+
 def test_sign_out_ends_the_session(page: Page, seam: Seam) -> None:
     sign_in(page, seam)
     page.get_by_role("button", name="Sign out").click()

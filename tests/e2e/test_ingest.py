@@ -837,10 +837,10 @@ def test_a_lone_surrogate_or_an_overflowing_number_costs_no_batch(workspace: Wor
     batch is stored, the broken character replaced; a number past a double becomes null."""
     vid = uid("vid_")
     body = (
-        '{"batch": [{"type": "track", "anonymousId": "%s", "event": "cut \\ud83d",'
+        '{"batch": [{"type": "track", "anonymousId": "VID", "event": "cut \\ud83d",'
         ' "properties": {"n": 1e400, "\\udc00k": "v"}},'
-        ' {"type": "track", "anonymousId": "%s", "event": "fine \\ud83d\\ude00"}]}'
-    ) % (vid, vid)
+        ' {"type": "track", "anonymousId": "VID", "event": "fine \\ud83d\\ude00"}]}'
+    ).replace("VID", vid)
     result = expect(workspace.write("/v1/batch", None, content=body.encode()))
     assert result["accepted"] == 2
     events = {e["event"]: e for e in workspace.events(anonymous_id=vid)}

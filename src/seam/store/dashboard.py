@@ -7,7 +7,7 @@ so a page costs the same with a thousand events or a million.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, String, and_, cast, func, or_, select, text, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from seam.store import reads
-from seam.store.jsonb import decode_value
+from seam.store.jsonb import decode_value, dumps
 from seam.store.tables import audit, contacts, events, identifiers, traits, visitors
 
 DAY_US = 86_400_000_000
@@ -35,13 +35,19 @@ class Person:
     last_seen: int
 
 
-def _name(found: dict[str, Any]) -> str | None:
+def person_name(found: Mapping[str, Any]) -> str | None:
+    """The name a person is shown by: the `name` trait, else first and last name (a value
+    that is not a string, as JSON)."""
     if found.get("name"):
-        return str(found["name"])
+        return _shown(found["name"])
     first = found.get("firstname") or found.get("first_name")
     last = found.get("lastname") or found.get("last_name")
-    joined = " ".join(str(p) for p in (first, last) if p)
+    joined = " ".join(_shown(p) for p in (first, last) if p)
     return joined or None
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else dumps(value)
 
 
 def people(
@@ -103,7 +109,7 @@ def people(
                 identified=bool(r.identified),
                 created_at=r.created_at,
                 email=emails.get(r.id),
-                name=_name(names.get(r.id, {})),
+                name=person_name(names.get(r.id, {})),
                 devices=int(d.n) if d else 0,
                 # A contact known only from server calls has no device: its own times stand in.
                 first_seen=min(d.first_seen, r.created_at) if d else r.created_at,

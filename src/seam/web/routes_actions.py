@@ -22,7 +22,7 @@ from seam.identity.merge import plan_merge
 from seam.identity.resolve import ContactRef
 from seam.store import dashboard, reads, visitors
 from seam.web.auth import Ctx, base_context, page, read
-from seam.web.templating import render
+from seam.web.templating import render, segment
 
 
 def _actor(ctx: Ctx) -> str:
@@ -83,7 +83,7 @@ async def move(request: Request, ctx: Ctx) -> Response:
     await app_state(request).writer.run(
         lambda conn: operations.move_visitor(conn, ws, anonymous_id, target_id, _actor(ctx))
     )
-    return RedirectResponse(ctx.url(f"people/{target_id}?done=moved"), status_code=303)
+    return RedirectResponse(ctx.url(f"people/{segment(target_id)}?done=moved"), status_code=303)
 
 
 async def merge(request: Request, ctx: Ctx) -> Response:
@@ -126,7 +126,7 @@ async def merge(request: Request, ctx: Ctx) -> Response:
         if isinstance(exc, NotFound):
             raise
         return render("merge.html", {**context, "error": exc.message}, status=exc.status)
-    return RedirectResponse(ctx.url(f"people/{contact_id}?done=merged"), status_code=303)
+    return RedirectResponse(ctx.url(f"people/{segment(contact_id)}?done=merged"), status_code=303)
 
 
 async def erase(request: Request, ctx: Ctx) -> Response:

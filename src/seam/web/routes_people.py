@@ -69,7 +69,10 @@ async def visitor_list(request: Request, ctx: Ctx) -> Response:
 
 async def visitor_page(request: Request, ctx: Ctx) -> Response:
     """One device: its binding and its latest events (a bound visitor links to its person)."""
-    anonymous_id = request.path_params["anonymous_id"]
+    # "." and ".." cannot be path segments (browsers resolve them): they come as ?anonymous_id=.
+    anonymous_id = request.path_params["anonymous_id"] or request.query_params.get(
+        "anonymous_id", ""
+    )
     ws = ctx.ws.id
 
     def work(conn: Connection) -> dict[str, Any] | None:

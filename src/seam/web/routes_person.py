@@ -39,6 +39,7 @@ def person_data(
     events = [event_view(r, derived, entries) for r in rows]
     return {
         "contact": view.row,
+        "name": dashboard.person_name(view.traits),
         "traits": sorted(view.traits.items()),
         "trait_meta": view.trait_meta,
         "identifiers": view.identifiers,

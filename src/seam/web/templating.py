@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,15 +88,6 @@ def text(value: Any) -> str:
     """A JSON value as page text: strings as they are, anything else as JSON (never a Python
     repr such as `{'first': 'Ada'}`)."""
     return value if isinstance(value, str) else compact_json(value)
-
-
-def person_name(traits: Mapping[str, Any]) -> str | None:
-    """The name a person is shown by: the `name` trait, else first and last name."""
-    if traits.get("name"):
-        return text(traits["name"])
-    first = traits.get("firstname") or traits.get("first_name")
-    last = traits.get("lastname") or traits.get("last_name")
-    return " ".join(text(p) for p in (first, last) if p) or None
 
 
 def number(n: int) -> str:

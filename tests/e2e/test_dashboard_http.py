@@ -1,0 +1,346 @@
+"""The dashboard over plain HTTP against a real `seam serve`, on both backends.
+
+A dashboard user is made with `seam user create --generate-password` for the test's workspace,
+signs in through the login form (double-submit CSRF cookie) and posts forms with the session's
+CSRF token, as a browser would. Pages are read with html.parser.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from e2e.support import Server, Workspace, uid
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    text: str
+    title: str | None
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[Link] = []
+        self._open: list[tuple[dict[str, str | None], list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._open.append((dict(attrs), []))
+
+    def handle_data(self, data: str) -> None:
+        for _, text in self._open:
+            text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open:
+            attrs, text = self._open.pop()
+            self.links.append(
+                Link(attrs.get("href") or "", "".join(text).strip(), attrs.get("title"))
+            )
+
+
+def links(page: str) -> list[Link]:
+    parser = _Links()
+    parser.feed(page)
+    return parser.links
+
+
+def text_of(fragment: str) -> str:
+    """The visible text of an HTML fragment (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def alert(page: str) -> str:
+    found = re.search(r'<p class="alert error" role="alert">(.*?)</p>', page, re.S)
+    assert found, page[:3000]
+    return text_of(found.group(1))
+
+
+def audit_items(page: str) -> dict[str, list[str]]:
+    """The person page's "Identity decisions" card: each entry's HTML, by action."""
+    card = page.split('id="h-audit"', 1)[1].split("</section>", 1)[0]
+    items: dict[str, list[str]] = {}
+    for item in re.findall(r"<li[^>]*>(.*?)</li>", card, re.S):
+        action = re.search(r'class="badge action (\w+)"', item)
+        assert action, item
+        items.setdefault(action.group(1), []).append(item)
+    return items
+
+
+@dataclass
+class Dashboard:
+    client: httpx.Client
+    ws: Workspace
+    csrf: str = ""
+
+    @property
+    def base(self) -> str:
+        return f"/app/w/{self.ws.id}/"
+
+    def get(self, path: str, status: int = 200) -> str:
+        url = path if path.startswith(("/", "http")) else self.base + path
+        response = self.client.get(url)
+        assert response.status_code == status, (path, response.status_code, response.text[:2000])
+        return response.text
+
+    def post(self, path: str, form: dict[str, str], status: int = 303) -> httpx.Response:
+        response = self.client.post(self.base + path, data={"csrf_token": self.csrf, **form})
+        assert response.status_code == status, (path, response.status_code, response.text[:2000])
+        return response
+
+    def person(self, contact_id: str) -> str:
+        return self.get(f"people/{contact_id}")
+
+
+def _hidden(page: str, name: str) -> str:
+    found = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', page)
+    assert found, page[:2000]
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture
+def dashboard(server: Server, workspace: Workspace) -> Iterator[Dashboard]:
+    """A user of the test's workspace only, signed in."""
+    email = f"{uid('admin-')}@example.com"
+    made = server.cli("user", "create", email, "--workspace", workspace.id, "--generate-password")
+    password = made.stdout.rsplit("password (shown only this once):", 1)[1].strip()
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        login = client.get("/app/login")
+        signed_in = client.post(
+            "/app/login",
+            data={
+                "csrf_token": _hidden(login.text, "csrf_token"),
+                "email": email,
+                "password": password,
+                "next": f"/app/w/{workspace.id}/settings",
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text[:2000]
+        board = Dashboard(client, workspace)
+        board.csrf = _hidden(board.get("settings"), "csrf_token")
+        yield board
+
+
+def _settings_form(**fields: str) -> dict[str, str]:
+    return {"domains": "example.com", "identity_verification": "off", **fields}
+
+
+def _stored_domains(board: Dashboard) -> str:
+    found = re.search(r'<textarea id="domains"[^>]*>(.*?)</textarea>', board.get("settings"), re.S)
+    assert found
+    return html.unescape(found.group(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# settings
+
+
+@pytest.mark.parametrize(
+    ("domain", "says"),
+    [
+        ("com", "is a top-level domain"),
+        ("*", "is not a host name"),
+        ("..", "is not a host name"),
+        ("evil<script>.com", "is not a host name"),
+    ],
+)
+def test_settings_refuse_a_domain_that_is_not_a_site(
+    dashboard: Dashboard, domain: str, says: str
+) -> None:
+    refused = dashboard.post("settings", _settings_form(domains=f"shop.test\n{domain}"), 400)
+    assert says in alert(refused.text)
+    assert domain in alert(refused.text)
+    assert "<script>" not in refused.text
+    assert _stored_domains(dashboard) == "example.com"  # nothing saved
+
+
+def test_settings_store_domains_lower_cased(dashboard: Dashboard) -> None:
+    dashboard.post("settings", _settings_form(domains="Shop.Example.ORG, localhost\nexample.com"))
+    assert _stored_domains(dashboard) == "example.com\nlocalhost\nshop.example.org"
+
+
+def _pem(key: Any) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def test_settings_refuse_a_public_key_that_does_not_load_and_keep_the_secret(
+    dashboard: Dashboard,
+) -> None:
+    dashboard.post("settings", _settings_form(jwt_secret=secrets.token_urlsafe(40)))
+    assert "An HS256 secret is set." in dashboard.get("settings")
+    garbage = "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----"
+    refused = dashboard.post("settings", _settings_form(jwt_public_key=garbage), 400)
+    assert "is not a PEM public key" in alert(refused.text)
+    ed = _pem(ed25519.Ed25519PrivateKey.generate())
+    refused = dashboard.post("settings", _settings_form(jwt_public_key=ed), 400)
+    assert "RSA (RS256) or EC (ES256)" in alert(refused.text)
+    assert "An HS256 secret is set." in dashboard.get("settings")
+    # A key that loads replaces the secret.
+    rsa_key = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    dashboard.post("settings", _settings_form(jwt_public_key=rsa_key))
+    assert "A public key (RS256/ES256) is set." in dashboard.get("settings")
+
+
+# ---------------------------------------------------------------------------------------------
+# ids
+
+
+def test_the_identity_log_tells_contacts_and_keys_made_together_apart(
+    dashboard: Dashboard, workspace: Workspace
+) -> None:
+    # UUIDv7s made within a minute share their first characters (a timestamp).
+    second_key = workspace.create_key("events:write", "contacts:write")["key"]
+    contact_ids = {workspace.identify({"userId": uid("usr_")})["contact_id"] for _ in range(4)}
+    other = expect_ok(
+        workspace.request("POST", "/v1/identify", {"userId": uid("usr_")}, key=second_key)
+    )
+    contact_ids.add(other["contact_id"])
+
+    page = dashboard.get("identity?action=contact_created")
+    shown = {link.href.rsplit("/", 1)[1]: link for link in links(page) if "/people/" in link.href}
+    assert set(shown) >= contact_ids
+    assert len({shown[c].text for c in contact_ids}) == len(contact_ids), shown
+    for full, link in shown.items():
+        assert link.title == full and full.endswith(link.text.strip("…")), link
+    by = dict(re.findall(r'<td class="mono small" title="([^"]+)">([^<]+)</td>', page))
+    assert len(by) == 2, by  # the workspace's secret key and the second key
+    assert len(set(by.values())) == 2, by
+    for full, text in by.items():
+        assert full.endswith(text.strip("…")), (full, text)
+
+
+def expect_ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# ---------------------------------------------------------------------------------------------
+# two-contact decisions on a person's page
+
+
+def _counterparts(item: str) -> list[tuple[str, str]]:
+    """(role, contact id) of the contacts an audit entry links to."""
+    return [
+        (role.strip(), href.rsplit("/", 1)[1])
+        for role, href in re.findall(r"· ([a-z ]+) <a class=\"mono\" href=\"([^\"]+)\"", item)
+    ]
+
+
+def test_a_person_page_names_the_other_contact_of_each_decision(
+    dashboard: Dashboard, workspace: Workspace
+) -> None:
+    device = uid("anon-")
+    workspace.send("page", {"anonymousId": device, "context": {"page": {"path": "/"}}})
+    owner = workspace.identify({"userId": uid("usr_"), "anonymousId": device})["contact_id"]
+    claim = workspace.identify({"userId": uid("usr_"), "anonymousId": device})
+    assert claim["visitor_bound"] is False
+    refused = claim["contact_id"]
+
+    # A refused binding: each side links the other one, never itself.
+    on_owner = audit_items(dashboard.person(owner))["visitor_bind_refused"]
+    assert [_counterparts(i) for i in on_owner] == [[("refused contact", refused)]]
+    on_refused = audit_items(dashboard.person(refused))["visitor_bind_refused"]
+    assert [_counterparts(i) for i in on_refused] == [[("device owner", owner)]]
+
+    # An identifier held by another contact.
+    email = f"{uid()}@example.com"
+    holder = workspace.identify({"userId": uid("usr_"), "traits": {"email": email}})["contact_id"]
+    claimer = workspace.identify({"userId": uid("usr_"), "traits": {"email": email}})["contact_id"]
+    on_holder = audit_items(dashboard.person(holder))["identifier_conflict"]
+    assert [_counterparts(i) for i in on_holder] == [[("claimed by", claimer)]]
+    on_claimer = audit_items(dashboard.person(claimer))["identifier_conflict"]
+    assert [_counterparts(i) for i in on_claimer] == [[("held by", holder)]]
+
+    # A device moved by an admin from the owner to the holder.
+    form = {"anonymous_id": device, "target": holder, "confirmed": "yes"}
+    dashboard.post(f"people/{owner}/move", form)
+    on_owner = audit_items(dashboard.person(owner))["visitor_moved"]
+    assert [_counterparts(i) for i in on_owner] == [[("moved to", holder)]]
+    on_holder = audit_items(dashboard.person(holder))["visitor_moved"]
+    assert [_counterparts(i) for i in on_holder] == [[("moved from", owner)]]
+
+    # A contact without an external id merged into the refused contact.
+    crm_email = f"{uid()}@example.com"
+    workspace.import_contacts([{"email": crm_email}])
+    (merged,) = (c["id"] for c in workspace.contacts(email=crm_email))
+    dashboard.post(f"people/{refused}/merge", {"other": merged, "confirmed": "yes"})
+    on_kept = audit_items(dashboard.person(refused))["contacts_merged"]
+    assert [_counterparts(i) for i in on_kept] == [[("merged contact", merged)]]
+
+
+# ---------------------------------------------------------------------------------------------
+# ids in URL paths
+
+
+SLASHED = "slash/../../settings"
+
+
+def _resolve(board: Dashboard, page_path: str, href: str) -> str:
+    """Where a link of the page leads (RFC 3986 resolution, as httpx and browsers do)."""
+    return urljoin(f"{board.client.base_url}{board.base}{page_path}", href)
+
+
+def test_anonymous_ids_with_slashes_and_dots_link_to_their_own_page(
+    dashboard: Dashboard, workspace: Workspace
+) -> None:
+    odd = [SLASHED, "..", ".", "a b?c#d%2F"]
+    for anonymous_id in odd:
+        workspace.send("page", {"anonymousId": anonymous_id, "context": {"page": {"path": "/"}}})
+    bound = workspace.identify({"userId": uid("usr_"), "anonymousId": SLASHED})["contact_id"]
+    visitors_page = dashboard.get("visitors")
+    by_id = {link.text: link.href for link in links(visitors_page) if "visitors/" in link.href}
+    assert by_id[".."] == f"{dashboard.base}visitors/?anonymous_id=.."
+    for anonymous_id in odd[1:]:
+        target = _resolve(dashboard, "visitors", by_id[anonymous_id])
+        assert target.startswith(f"{dashboard.client.base_url}{dashboard.base}visitors/"), target
+        page = dashboard.get(target)
+        assert f'<h1>Visitor <span class="mono">{html.escape(anonymous_id)}</span></h1>' in page
+
+    # A bound device: linked from its person's page and from the identity log.
+    person = dashboard.person(bound)
+    identity = dashboard.get("identity?action=visitor_bound")
+    for page_path, page in ((f"people/{bound}", person), ("identity", identity)):
+        (href,) = {link.href for link in links(page) if link.text == SLASHED}
+        assert href == f"{dashboard.base}visitors/slash%2F%2E%2E%2F%2E%2E%2Fsettings"
+        target = _resolve(dashboard, page_path, href)
+        assert target.startswith(f"{dashboard.client.base_url}{dashboard.base}visitors/"), target
+        assert f'Visitor <span class="mono">{SLASHED}</span>' in dashboard.get(target)
+
+    # The path form opens them too (the server decodes %2F and %2E before routing).
+    for raw in ("visitors/%2E%2E", "visitors/slash%2F..%2F..%2Fsettings"):
+        assert "<h1>Visitor" in dashboard.get(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# trait values
+
+
+def test_a_name_that_is_not_a_string_shows_as_json(
+    dashboard: Dashboard, workspace: Workspace
+) -> None:
+    contact = workspace.identify({"userId": uid("usr_"), "traits": {"name": {"first": "Obj"}}})
+    people = dashboard.get("people")
+    names = [link.text for link in links(people) if link.href.endswith(contact["contact_id"])]
+    assert names == ['{"first":"Obj"}']
+    h1 = re.search(r"<h1>(.*?)</h1>", dashboard.person(contact["contact_id"]), re.S)
+    assert h1 and text_of(h1.group(1)) == '{"first":"Obj"}'

@@ -64,6 +64,9 @@ class FakeSeam:
     pages: dict[str, str] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)  # answers for the next collect posts
     attempts: list[Attempt] = field(default_factory=list)
+    # Posts whose body contains this get no answer at all (the connection is closed): what a
+    # browser sees for a network error, or for a 413 sent without CORS headers.
+    poison: str | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
     port: int = 0
 
@@ -73,7 +76,9 @@ class FakeSeam:
     def messages(self) -> list[dict[str, Any]]:
         """Every message of every acknowledged (2xx) post, in arrival order."""
         with self.cond:
-            return [m for a in self.attempts if a.status < 300 for m in a.body.get("batch", [])]
+            return [
+                m for a in self.attempts if 200 <= a.status < 300 for m in a.body.get("batch", [])
+            ]
 
     def wait_for(
         self, pred: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 15
@@ -131,6 +136,11 @@ def make_handler(fake: FakeSeam) -> type[BaseHTTPRequestHandler]:
                 self.do_GET()  # a form posting to a page
                 return
             with fake.cond:
+                if fake.poison and fake.poison in raw:
+                    fake.attempts.append(Attempt(0, "", raw, json.loads(raw)))
+                    fake.cond.notify_all()
+                    self.close_connection = True
+                    return
                 status = fake.statuses.pop(0) if fake.statuses else 200
                 fake.attempts.append(
                     Attempt(status, self.headers.get("Content-Type", ""), raw, json.loads(raw))
@@ -628,3 +638,239 @@ def test_demo_signup_login_and_logout(fake: FakeSeam, context: BrowserContext, p
     assert page.evaluate("seam('anonymousId')") != vid
     assert all(a.body["writeKey"] == "wk_demo" for a in fake.attempts)
     assert all("hunter2" not in a.raw for a in fake.attempts)
+
+
+# --- resilience: failing endpoint, big events, bad stored ids, hidden tabs ---------------------
+
+
+def set_visibility(page: Page, state: str) -> None:
+    """Headless tabs stay visible: fake a tab switch (hidden) and the return (visible)."""
+    page.evaluate(
+        """s => {
+          Object.defineProperty(document, 'visibilityState', {value: s, configurable: true});
+          document.dispatchEvent(new Event('visibilitychange'));
+        }""",
+        state,
+    )
+
+
+def wait_posted(fake: FakeSeam, pred: Callable[[dict[str, Any]], bool]) -> None:
+    """Wait for a post (acknowledged or not) carrying a message matching `pred`."""
+    with fake.cond:
+        assert fake.cond.wait_for(
+            lambda: any(pred(m) for a in fake.attempts for m in a.body["batch"]), timeout=15
+        )
+
+
+def heal(fake: FakeSeam) -> None:
+    with fake.cond:
+        fake.statuses.clear()
+
+
+def test_messages_in_retry_are_kept_after_a_beacon_at_navigation(
+    fake: FakeSeam, page: Page
+) -> None:
+    fake.statuses = [503] * 1000
+    fake.pages["/a.html"] = html('<a id="next" href="/b.html">next</a>')
+    fake.pages["/b.html"] = html()
+    page.goto(fake.url("/a.html"))
+    loaded(page)
+    with fake.cond:  # the page view, refused and retried: the tracker knows sends fail
+        assert fake.cond.wait_for(lambda: len(fake.attempts) >= 2, timeout=15)
+        view_id = fake.attempts[0].body["batch"][0]["messageId"]
+    page.click("#next")  # pagehide: page_leave (+ the page view in retry) go by beacon, refused
+    page.wait_for_url("**/b.html")
+    wait_posted(fake, lambda m: m["type"] == "page_leave")
+    heal(fake)
+
+    # The next page adopts them from localStorage and delivers them.
+    fake.wait_for(lambda m: m["messageId"] == view_id)
+    (leave,) = fake.wait_type("page_leave")
+    assert leave["properties"]["page_message_id"] == view_id
+
+
+def test_messages_in_retry_are_kept_after_a_beacon_when_the_tab_is_hidden(
+    fake: FakeSeam, page: Page
+) -> None:
+    fake.statuses = [503] * 1000
+    fake.pages["/a.html"] = html()
+    page.goto(fake.url("/a.html"))
+    loaded(page)
+    with fake.cond:  # the page view, refused and retried: the tracker knows sends fail
+        assert fake.cond.wait_for(lambda: len(fake.attempts) >= 2, timeout=15)
+    set_visibility(page, "hidden")  # page_leave beaconed while the endpoint fails
+    wait_posted(fake, lambda m: m["type"] == "page_leave")
+    assert page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('seam_q:'))"
+        ".some(k => localStorage.getItem(k).includes('page_leave'))"
+    )
+    heal(fake)
+    set_visibility(page, "visible")
+    fake.wait_type("page_leave")  # by the next retry of this page
+    page.wait_for_function("!Object.keys(localStorage).some(k => k.startsWith('seam_q:'))")
+
+
+def test_an_event_over_32_kb_is_dropped_and_later_events_flow(fake: FakeSeam, page: Page) -> None:
+    fake.pages["/p.html"] = html(attrs='data-auto-page="false"')
+    page.goto(fake.url("/p.html"))
+    loaded(page)
+    page.evaluate("seam('track', 'Huge', {blob: '漢'.repeat(11000)}); seam('track', 'After')")
+    fake.wait_type("track", event="After")
+    assert all("Huge" not in a.raw for a in fake.attempts)
+
+
+def test_request_bodies_stay_under_the_keepalive_cap_in_utf8_bytes(
+    fake: FakeSeam, page: Page
+) -> None:
+    fake.pages["/p.html"] = html(attrs='data-auto-page="false"')
+    page.goto(fake.url("/p.html"))
+    loaded(page)
+    # ~26,000 characters but ~76 KB of UTF-8: over Chrome's 64 KB keepalive cap as one body.
+    page.evaluate("for (let i = 0; i < 10; i++) seam('track', 'E' + i, {t: '漢'.repeat(2500)})")
+    msgs = fake.wait_type("track", count=10)
+    assert sorted(m["event"] for m in msgs) == sorted(f"E{i}" for i in range(10))
+    assert all(len(a.raw.encode()) < 64 * 1024 for a in fake.attempts)
+    assert all("tries" not in m for m in msgs)  # the retry counter stays in the browser
+
+
+def test_many_requests_in_a_row_are_not_refused_by_the_keepalive_budget(
+    fake: FakeSeam, page: Page
+) -> None:
+    # Chrome counts a keepalive request against a 64 KB budget until its response is read.
+    fake.pages["/p.html"] = html(attrs='data-auto-page="false"')
+    page.goto(fake.url("/p.html"))
+    loaded(page)
+    page.evaluate("for (let i = 0; i < 40; i++) seam('track', 'E' + i, {t: 'x'.repeat(2500)})")
+    msgs = fake.wait_type("track", count=40)
+    assert sorted(m["event"] for m in msgs) == sorted(f"E{i}" for i in range(40))
+    assert all(a.status == 200 for a in fake.attempts)
+
+
+def test_a_batch_that_always_fails_is_given_up_so_later_events_flow(
+    fake: FakeSeam, page: Page
+) -> None:
+    fake.poison = "Poison"
+    fake.pages["/p.html"] = html(attrs='data-auto-page="false"')
+    page.clock.install()
+    page.goto(fake.url("/p.html"))
+    loaded(page)
+    page.evaluate("seam('track', 'Poison')")
+    with fake.cond:
+        assert fake.cond.wait_for(lambda: fake.attempts, timeout=15)
+    page.evaluate("seam('track', 'Later')")  # joins the failing batch's retries
+    for _ in range(40):  # 40 minutes of backoff at most
+        if any(m.get("event") == "Later" for m in fake.messages()):
+            break
+        count = len(fake.attempts)
+        page.clock.fast_forward(61_000)
+        with fake.cond:
+            fake.cond.wait_for(lambda n=count: len(fake.attempts) > n, timeout=2)
+    fake.wait_for(lambda m: m.get("event") == "Later", timeout=5)
+    assert 5 <= len([a for a in fake.attempts if "Poison" in a.raw]) <= 25
+    assert not [m for m in fake.messages() if m.get("event") == "Poison"]
+
+
+PLACEHOLDERS = ["undefined", "NULL", "anonymous", "0", "-1", "Guest", "nan", "true", "false"]
+PLACEHOLDERS += ["none", "nil"]
+
+
+def test_placeholder_anonymous_ids_are_replaced(
+    fake: FakeSeam, context: BrowserContext, page: Page
+) -> None:
+    fake.pages["/blank.html"] = "<!doctype html><title>blank</title>"
+    fake.pages["/p.html"] = html()
+    page.goto(fake.url("/blank.html"))
+    for value in PLACEHOLDERS:
+        page.evaluate(
+            "v => { localStorage.setItem('seam_vid', v); document.cookie = 'seam_vid=' + v; }",
+            value,
+        )
+        page.goto(fake.url(f"/p.html?_seam={value}.{int(time.time())}"))
+        loaded(page)
+        vid = page.evaluate("seam('anonymousId')")
+        assert len(vid) == UUID_LEN, value
+        assert cookies(context)["seam_vid"] == vid
+        assert page.evaluate("localStorage.getItem('seam_vid')") == vid
+    pages = fake.wait_type("page", count=len(PLACEHOLDERS))
+    assert all(len(m["anonymousId"]) == UUID_LEN for m in pages)
+
+
+def test_a_page_view_shown_again_reports_running_totals(fake: FakeSeam, page: Page) -> None:
+    fake.pages["/long.html"] = html('<div style="height:5000px">tall</div>')
+    page.goto(fake.url("/long.html"))
+    loaded(page)
+    (view,) = fake.wait_type("page")
+    page.wait_for_timeout(200)
+    set_visibility(page, "hidden")
+    (first,) = fake.wait_type("page_leave")
+    page.wait_for_timeout(300)  # hidden time does not count
+    set_visibility(page, "visible")
+    page.wait_for_timeout(400)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    set_visibility(page, "hidden")
+    first, second = fake.wait_type("page_leave", count=2)
+    assert first["properties"]["page_message_id"] == view["messageId"]
+    assert second["properties"]["page_message_id"] == view["messageId"]
+    assert second["messageId"] != first["messageId"]
+    assert first["properties"]["duration_ms"] >= 150
+    duration = second["properties"]["duration_ms"] - first["properties"]["duration_ms"]
+    assert 350 <= duration < 1500
+    assert first["properties"]["scroll_depth"] < 100
+    assert second["properties"]["scroll_depth"] == 100
+    assert second["context"]["page"] == first["context"]["page"]
+    page.evaluate("window.dispatchEvent(new Event('pagehide'))")  # nothing new since: no repeat
+    page.evaluate("seam('track', 'Sentinel')")
+    fake.wait_type("track")
+    assert [m["type"] for m in fake.messages()].count("page_leave") == 2
+    assert [m["type"] for m in fake.messages()].count("page") == 1
+
+
+def test_a_page_call_queued_before_load_is_the_automatic_page_view(
+    fake: FakeSeam, page: Page
+) -> None:
+    fake.pages["/q.html"] = html(body="<script>seam('page'); seam('track', 'One')</script>")
+    fake.pages["/n.html"] = html(
+        body="<script>seam('track', 'Two'); seam('page', 'Home', {section: 'top'})</script>"
+    )
+    page.goto(fake.url("/q.html"))
+    fake.wait_type("track", event="One")
+    page.goto(fake.url("/n.html"))
+    fake.wait_type("track", event="Two")
+    loaded(page)
+    page.evaluate("seam('track', 'Sentinel')")
+    fake.wait_type("track", event="Sentinel")
+    views = [m for m in fake.messages() if m["type"] == "page"]
+    assert [v["context"]["page"]["path"] for v in views] == ["/q.html", "/n.html"]
+    assert views[1]["name"] == "Home"
+    assert views[1]["properties"]["section"] == "top"
+    assert views[1]["properties"]["path"] == "/n.html"
+    leaves = fake.wait_type("page_leave")  # only the one of /q.html, left for /n.html
+    assert [m["properties"]["page_message_id"] for m in leaves] == [views[0]["messageId"]]
+
+
+def test_spa_page_view_waits_for_the_title_the_router_sets(fake: FakeSeam, page: Page) -> None:
+    fake.pages["/app"] = html(title="App")
+    page.goto(fake.url("/app"))
+    loaded(page)
+    (first,) = fake.wait_type("page")
+    page.evaluate(
+        "history.pushState({}, '', '/app/next'); setTimeout(() => document.title = 'Next', 30)"
+    )
+    second = fake.wait_type("page", count=2)[1]
+    (leave,) = fake.wait_type("page_leave")
+    assert second["context"]["page"]["title"] == "Next"
+    assert second["properties"]["title"] == "Next"
+    assert leave["properties"]["page_message_id"] == first["messageId"]
+    assert leave["context"]["page"]["title"] == "App"
+    assert leave["timestamp"] <= second["timestamp"]  # both made at navigation time
+
+    # Quick navigations are each a page view; one left early takes the title of then.
+    page.evaluate(
+        "history.pushState({}, '', '/app/a'); document.title = 'A';"
+        "history.pushState({}, '', '/app/b'); setTimeout(() => document.title = 'B', 30)"
+    )
+    views = fake.wait_type("page", count=4)
+    assert [(v["context"]["page"]["path"], v["context"]["page"]["title"]) for v in views[2:]] == [
+        ("/app/a", "A"),
+        ("/app/b", "B"),
+    ]

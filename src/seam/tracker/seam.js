@@ -26,7 +26,9 @@
   const FLUSH_MS = 1000;
   const MAX_QUEUE = 500;
   const MAX_BACKOFF_MS = 60000;
-  const KEEPALIVE_MAX = 60000; // browsers cap keepalive/beacon bodies at 64 KB
+  const MAX_TRIES = 10; // failed sends of a message before it is given up (~10 min of backoff)
+  const MAX_MESSAGE = 32 * 1024; // the server's limit per message (SPEC §3), in UTF-8 bytes
+  const MAX_BODY = 60000; // bytes: under the browsers' 64 KB cap on keepalive/beacon bodies
 
   // Loaded twice (two snippets)? The first copy wins.
   if (w.seam && w.seam.loaded) return;
@@ -59,7 +61,11 @@
   const now = () => Date.now();
   const iso = () => new Date().toISOString();
   const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, Math.round(n) || 0));
-  const validId = (id) => typeof id === 'string' && /^[\w.:-]{1,255}$/.test(id);
+  // 1-255 safe characters and not a placeholder an app may have stored by mistake (SPEC §3).
+  const validId = (id) =>
+    typeof id === 'string' &&
+    /^(?!(anonymous|null|undefined|none|nil|0|-1|guest|nan|true|false)$)[\w.:-]{1,255}$/i.test(id);
+  const bytes = (s) => new Blob([s]).size; // UTF-8 size, what servers and browsers limit
   const pathKey = () => location.pathname + location.search;
   const currentUrl = () => location.href.split('#')[0];
 
@@ -236,9 +242,11 @@
     }
   }
 
-  // Close the open page view: one page_leave per view, whichever comes first of
-  // pagehide, visibilitychange->hidden, or the next page view (SPA).
+  // Report the open page view's totals so far: at visibilitychange->hidden, pagehide, and
+  // the next page view (SPA). Shown again, the same view goes on counting, and the next hide
+  // sends a new page_leave with the running totals (the server keeps the largest).
   function leave() {
+    sendHeld(); // a view's page message goes before its page_leave
     if (!view || view.left) return;
     pauseClock();
     noteScroll();
@@ -257,7 +265,19 @@
     enqueue(msg);
   }
 
-  function page(name, props) {
+  // An SPA page view is opened at navigation time (URL, referrer, timestamp), but its message
+  // waits for the title, which routers often set after pushState: it is sent 100 ms later, or
+  // sooner if the view is left (next navigation, hide), with document.title as it is then.
+  let held = null;
+
+  function sendHeld() {
+    if (!held) return;
+    held.context.page.title = held.properties.title = d.title;
+    enqueue(held);
+    held = null;
+  }
+
+  function page(name, props, hold) {
     if (name && typeof name === 'object') [name, props] = [undefined, name];
     leave();
     const url = currentUrl();
@@ -277,7 +297,9 @@
       scroll: 0,
       left: false,
     };
-    enqueue(msg);
+    if (!hold) return enqueue(msg);
+    held = msg;
+    setTimeout(() => held === msg && sendHeld(), 100);
   }
 
   // SPA routers call pushState/replaceState; the back button fires popstate.
@@ -293,10 +315,10 @@
     w.addEventListener('popstate', onNavigate);
   }
 
-  // Deferred a tick: routers usually set document.title right after pushState.
   // Only a new path or query is a new page (hash changes and state-only replaces are not).
+  // Runs inside the app's pushState: never throw there.
   function onNavigate() {
-    setTimeout(() => pathKey() !== lastKey && page(), 0);
+    if (pathKey() !== lastKey) attempt(() => page(undefined, undefined, true));
   }
 
   // ---- the other calls -----------------------------------------------------------------
@@ -383,7 +405,18 @@
   let timer = 0;
   const queueKey = QUEUE_KEY + uuid().slice(0, 8);
 
-  const body = (batch) => JSON.stringify({ writeKey, batch, sentAt: iso() });
+  // Each message counts its failed sends in `tries`, persisted with it, never sent.
+  const body = (batch) =>
+    JSON.stringify({ writeKey, batch: batch.map(({ tries, ...m }) => m), sentAt: iso() });
+  const fits = (m) => m && bytes(JSON.stringify(m)) <= MAX_MESSAGE;
+
+  // The first messages of `list` that make one request: at most BATCH, under MAX_BODY bytes
+  // (at least one, and one always fits: messages are under 32 KB).
+  function take(list) {
+    let n = 1;
+    while (n < list.length && n < BATCH && bytes(body(list.slice(0, n + 1))) < MAX_BODY) n++;
+    return list.slice(0, n);
+  }
 
   function persist() {
     if (queue.length) lsSet(queueKey, JSON.stringify(queue));
@@ -399,7 +432,7 @@
         if (!key || !key.startsWith(QUEUE_KEY)) continue;
         const saved = attempt(() => JSON.parse(localStorage.getItem(key)), null);
         localStorage.removeItem(key);
-        if (Array.isArray(saved)) queue.push(...saved);
+        if (Array.isArray(saved)) queue.push(...saved.filter(fits));
       }
     });
     queue = queue.slice(-MAX_QUEUE);
@@ -407,6 +440,8 @@
   }
 
   function enqueue(msg) {
+    // The server would refuse it, and with it the whole batch: never send it.
+    if (!fits(msg)) return console.warn('seam: dropped a message over 32 KB:', msg.event || msg.type);
     queue.push(msg);
     // Endpoint down for long: keep the newest, drop the oldest not already in flight.
     if (queue.length > MAX_QUEUE) queue.splice(inFlight, 1);
@@ -428,22 +463,29 @@
 
   function flush() {
     if (inFlight || !queue.length) return;
-    const batch = queue.slice(0, BATCH);
-    const payload = body(batch);
+    const batch = take(queue);
     inFlight = batch.length;
-    // text/plain keeps this a "simple" request: no CORS preflight.
+    // Counted before the answer, so a page left meanwhile leaves it counted. Offline, the
+    // attempt says nothing about the messages: not counted.
+    if (nav.onLine !== false) for (const m of batch) m.tries = (m.tries || 0) + 1;
+    persist();
+    // text/plain keeps this a "simple" request: no CORS preflight. keepalive: it may
+    // outlive the page (the body is under the 64 KB cap).
     fetch(endpoint, {
       method: 'POST',
-      body: payload,
+      body: body(batch),
       headers: { 'Content-Type': 'text/plain' },
       credentials: 'omit',
-      keepalive: payload.length < KEEPALIVE_MAX,
+      keepalive: true,
     }).then(
       (res) => {
         // Retry what may succeed later (429, 5xx); other 4xx will fail again: drop them.
         const retry = res.status === 429 || res.status >= 500;
         const after = Number(attempt(() => res.headers.get('Retry-After'), 0)) * 1000;
-        settle(batch, !retry, after);
+        // Chrome counts a keepalive request against its 64 KB budget until the response has
+        // been read: the next request waits for that, or it would be refused.
+        const done = () => settle(batch, !retry, after);
+        res.text().then(done, done);
       },
       () => settle(batch, false, 0),
     );
@@ -458,6 +500,10 @@
       schedule(0);
       return;
     }
+    // A batch that keeps failing (a message the server chokes on, a 413 without CORS headers,
+    // which reads as a network error) must not block what comes after it forever.
+    queue = queue.filter((m) => !(m.tries >= MAX_TRIES));
+    persist();
     // Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped at a minute.
     failures++;
     const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
@@ -470,14 +516,20 @@
 
   // The page is going away (or may be killed while hidden): hand everything not already in
   // flight to the browser, which delivers beacons after the page is gone. A keepalive fetch
-  // already under way also survives. What the browser refuses stays persisted for next page.
+  // already under way also survives. A beacon's fate is unknown, so only messages sent while
+  // the endpoint looks healthy (no failure since the last success, never tried before) are
+  // forgotten once beaconed; the rest stay queued and persisted (retried here, or by the next
+  // page) until a fetch is acknowledged. So is what the browser refuses.
   function beaconFlush() {
-    while (queue.length > inFlight) {
-      const batch = queue.slice(inFlight, inFlight + BATCH);
-      const sent = nav.sendBeacon && attempt(() => nav.sendBeacon(endpoint, body(batch)), false);
-      if (!sent) break;
-      queue.splice(inFlight, batch.length);
+    let rest = queue.slice(inFlight);
+    const gone = [];
+    while (rest.length && nav.sendBeacon) {
+      const batch = take(rest);
+      if (!attempt(() => nav.sendBeacon(endpoint, body(batch)), false)) break;
+      rest = rest.slice(batch.length);
+      if (!failures) gone.push(...batch.filter((m) => !m.tries));
     }
+    queue = queue.filter((m) => !gone.includes(m));
     persist();
   }
 
@@ -491,7 +543,11 @@
   function listen() {
     d.addEventListener('visibilitychange', () => {
       if (d.visibilityState === 'hidden') onHide();
-      else if (view && !view.since) view.since = now();
+      else if (view) {
+        // Back in view: the same page view goes on; the next hide reports the new totals.
+        view.left = false;
+        view.since = view.since || now();
+      }
     });
     w.addEventListener('pagehide', onHide);
     // Back from the back/forward cache: the old view was closed by pagehide, open a new one.
@@ -504,7 +560,7 @@
   // ---- public API ----------------------------------------------------------------------
 
   const methods = {
-    page,
+    page: (name, props) => page(name, props),
     track,
     identify,
     group,
@@ -535,7 +591,10 @@
   w.seam = seam;
   if (autoPage) {
     patchHistory();
-    page();
+    // A page call queued before load is this load's page view (with its name and props),
+    // not a second one.
+    const i = pending.findIndex((args) => args[0] === 'page');
+    seam(...(i < 0 ? ['page'] : pending.splice(i, 1)[0]));
   }
   // Calls made before we loaded, in order (after the page view they happened on).
   for (const args of pending) seam(...args);

@@ -344,3 +344,48 @@ def test_a_name_that_is_not_a_string_shows_as_json(
     assert names == ['{"first":"Obj"}']
     h1 = re.search(r"<h1>(.*?)</h1>", dashboard.person(contact["contact_id"]), re.S)
     assert h1 and text_of(h1.group(1)) == '{"first":"Obj"}'
+
+
+def _sign_in(server: Server, email: str, password: str) -> httpx.Response:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        form = client.get("/app/login")
+        return client.post(
+            "/app/login",
+            data={
+                "csrf_token": _hidden(form.text, "csrf_token"),
+                "email": email,
+                "password": password,
+            },
+        )
+
+
+def test_sign_in_closes_for_a_while_after_five_failures_known_account_or_not(
+    server: Server, workspace: Workspace
+) -> None:
+    """Counted in the database, so every process closes it; an unknown email is answered
+    the same way, so a lockout tells nothing about which accounts exist."""
+    email = f"{uid('owner-')}@example.com"
+    made = server.cli("user", "create", email, "--workspace", workspace.id, "--generate-password")
+    password = made.stdout.rsplit("password (shown only this once):", 1)[1].strip()
+    for target in (email, f"{uid('nobody-')}@example.com"):
+        for _ in range(5):
+            assert _sign_in(server, target, "wrong password").status_code == 401
+        locked = _sign_in(server, target, password)
+        assert locked.status_code == 429, locked.text[:500]
+        assert "Too many failed sign-ins" in locked.text
+        assert int(locked.headers["retry-after"]) >= 1
+    other = f"{uid('other-')}@example.com"
+    server.cli("user", "create", other, "--workspace", workspace.id, "--generate-password")
+    assert _sign_in(server, other, "wrong password").status_code == 401  # others unaffected
+
+
+def test_a_successful_sign_in_clears_earlier_failures(server: Server, workspace: Workspace) -> None:
+    email = f"{uid('owner-')}@example.com"
+    made = server.cli("user", "create", email, "--workspace", workspace.id, "--generate-password")
+    password = made.stdout.rsplit("password (shown only this once):", 1)[1].strip()
+    for _ in range(4):
+        assert _sign_in(server, email, "wrong password").status_code == 401
+    assert _sign_in(server, email, password).status_code == 303
+    for _ in range(4):
+        assert _sign_in(server, email, "wrong password").status_code == 401
+    assert _sign_in(server, email, password).status_code == 303

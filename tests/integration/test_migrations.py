@@ -56,6 +56,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
         )
         conn.execute(text("DROP INDEX uq_api_keys_form"))
         conn.execute(text("ALTER TABLE api_keys DROP COLUMN form_id"))
+        conn.execute(text("DROP TABLE sign_in_failures"))
         conn.execute(delete(schema_version).where(schema_version.c.version > 1))
         conn.execute(
             text(
@@ -76,7 +77,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
             {"ws": ws.id},
         )
 
-    assert migrate(empty_db) == [2, 3, 4, 5, 6]
+    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7]
 
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)
@@ -84,6 +85,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
         rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]
     with empty_db.writer.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sign_in_failures")).scalar() == 0
         assert len(workspaces.list_keys(conn, ws.id)) == 1
         once = {"form_id": "form-1", "kind": "secret", "scopes": ["admin"]}
         assert workspaces.create_key_once(conn, ws.id, **once) is not None

@@ -276,6 +276,16 @@ dashboard_sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+# Failed dashboard sign-ins by the SHA-256 of the email tried (known or not, so a lockout
+# tells nothing about which accounts exist); in the database, so every process counts them.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", BigInteger, nullable=False),
+)
+
 schema_version = Table(
     "seam_schema_version",
     metadata,

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, select
 
 from seam.ids import new_id
 from seam.store.dialect import insert
-from seam.store.tables import dashboard_sessions, users, workspace_members
+from seam.store.tables import dashboard_sessions, sign_in_failures, users, workspace_members
 from seam.store.workspaces import Workspace, list_workspaces
 
 
@@ -103,3 +103,36 @@ def session(conn: Connection, token_hash: str, *, now: int) -> SessionRow | None
 
 def delete_session(conn: Connection, token_hash: str) -> None:
     conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.token_hash == token_hash))
+
+
+# Free attempts, then a lock that doubles with each further failure, up to 15 minutes.
+FREE_SIGN_IN_FAILURES = 5
+MAX_SIGN_IN_LOCK_SECONDS = 900
+
+
+def sign_in_lock_seconds(failures: int) -> int:
+    """How long sign-in stays closed after `failures` failures in a row."""
+    if failures < FREE_SIGN_IN_FAILURES:
+        return 0
+    return min(MAX_SIGN_IN_LOCK_SECONDS, 1 << (failures - FREE_SIGN_IN_FAILURES))
+
+
+def sign_in_locked_until(conn: Connection, email_hash: str) -> int:
+    row = conn.execute(
+        select(sign_in_failures.c.locked_until).where(sign_in_failures.c.email_hash == email_hash)
+    ).first()
+    return int(row.locked_until) if row else 0
+
+
+def record_sign_in_failure(conn: Connection, email_hash: str, *, now: int) -> None:
+    row = conn.execute(
+        select(sign_in_failures.c.failures).where(sign_in_failures.c.email_hash == email_hash)
+    ).first()
+    failures = (int(row.failures) if row else 0) + 1
+    values = {"failures": failures, "locked_until": now + sign_in_lock_seconds(failures) * 10**6}
+    stmt = insert(conn, sign_in_failures).values(email_hash=email_hash, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["email_hash"], set_=values))
+
+
+def clear_sign_in_failures(conn: Connection, email_hash: str) -> None:
+    conn.execute(delete(sign_in_failures).where(sign_in_failures.c.email_hash == email_hash))

@@ -163,7 +163,9 @@ def _safe_next(raw: str | None) -> str:
     return "/app/"
 
 
-def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+def _login_page(
+    request: Request, error: str | None = None, status: int = 200, *, retry_after: int = 0
+) -> Response:
     csrf = secrets.token_urlsafe(24)
     response = render(
         "login.html",
@@ -183,6 +185,8 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
         samesite="strict",
         secure=is_https(request),
     )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -199,16 +203,27 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")
     next_url = _safe_next(str(form.get("next") or ""))
     state = app_state(request)
+    tried = token_hash(email)
 
-    def check() -> users.User | None:
+    def check() -> tuple[users.User | None, int]:
         with state.db.reader.connect() as conn:
+            locked_until = users.sign_in_locked_until(conn, tried)
+            if locked_until > now_us():  # refused before the password costs any work
+                return None, locked_until
             user = users.by_email(conn, email)
         ok = verify_password(user.password_hash if user else None, password)
-        return user if ok else None
+        return (user if ok else None), 0
 
-    user = await run_in_threadpool(check)
+    user, locked_until = await run_in_threadpool(check)
+    if locked_until:
+        wait = max(1, (locked_until - now_us() + 999_999) // 1_000_000)
+        return _login_page(
+            request, f"Too many failed sign-ins. Try again in {wait} s.", 429, retry_after=wait
+        )
     if user is None:
+        await state.writer.run(lambda c: users.record_sign_in_failure(c, tried, now=now_us()))
         return _login_page(request, "Wrong email or password.", 401)
+    await state.writer.run(lambda c: users.clear_sign_in_failures(c, tried))
     token, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), now_us()
     await state.writer.run(
         lambda conn: users.create_session(

@@ -13,7 +13,14 @@ from sqlalchemy import Connection, Index, Table, inspect, select, text
 
 from seam.clock import now_us
 from seam.store.engine import Database
-from seam.store.tables import api_keys, events, metadata, processes, schema_version
+from seam.store.tables import (
+    api_keys,
+    events,
+    metadata,
+    processes,
+    schema_version,
+    sign_in_failures,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -59,6 +66,11 @@ def _processes_table(conn: Connection) -> None:
     processes.create(conn, checkfirst=True)
 
 
+def _sign_in_failures_table(conn: Connection) -> None:
+    """Version 1 already creates it on a new database."""
+    sign_in_failures.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
@@ -66,6 +78,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "device events by time, attributed through the binding", _unattributed_timeline_index),
     (5, "one key per dashboard form, across processes", _key_form_ids),
     (6, "the processes serving the database", _processes_table),
+    (7, "failed dashboard sign-ins, for throttling", _sign_in_failures_table),
 ]
 
 _LOCK_KEY = 0x5EA3

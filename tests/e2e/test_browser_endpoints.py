@@ -515,16 +515,9 @@ def test_unknown_session_is_404(workspace: Workspace) -> None:
     expect_error(identify_session(workspace, uid("no-such-session-"), token), 404)
 
 
-def test_session_of_a_device_bound_to_someone_else_is_409(workspace: Workspace) -> None:
-    secret = hs_secret()
-    workspace.update("--jwt-secret", secret)
-    anon, session = session_with_pages(workspace, 1)
-    workspace.identify({"userId": "usr-first", "anonymousId": anon})
-    token = jwt.encode({"sub": "usr-second"}, secret, algorithm="HS256")
-    expect_error(identify_session(workspace, session, token), 409)
-
-
-def test_a_refused_session_identify_leaves_no_contact_and_no_event(workspace: Workspace) -> None:
+def test_session_of_a_device_bound_to_someone_else_is_409_and_leaves_no_trace(
+    workspace: Workspace,
+) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret)
     anon, session = session_with_pages(workspace, 1)

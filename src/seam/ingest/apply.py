@@ -176,9 +176,7 @@ class Ingestion:
         bound = self._binding(ws, m.anonymous_id)
         contact_id = bound
         if m.user_id and m.type != "form":
-            contact = self._by_external.get((ws, m.user_id))
-            if contact is None and (ws, m.user_id) not in self._looked_up:
-                contact = contacts.by_external_ids(self.conn, ws, [m.user_id]).get(m.user_id)
+            contact = self._known_contact(ws, m.user_id)
             contact_id = contact.id if contact else None
         bound_here = contact_id is not None and bound == contact_id
         refused = None if bound_here or not m.anonymous_id or bound is None else REFUSED_REASON
@@ -313,6 +311,13 @@ class Ingestion:
     def _binding(self, ws: str, anonymous_id: str | None) -> str | None:
         return self._bindings.get((ws, anonymous_id)) if anonymous_id else None
 
+    def _known_contact(self, ws: str, external_id: str) -> ContactRef | None:
+        """The contact holding `external_id`: from this transaction or its prefetch, else read."""
+        known = self._by_external.get((ws, external_id))
+        if known is None and (ws, external_id) not in self._looked_up:
+            known = contacts.by_external_ids(self.conn, ws, [external_id]).get(external_id)
+        return known
+
     def _contact_by_external_id(self, caller: Caller, external_id: str, trust: Trust) -> ContactRef:
         ws = caller.workspace.id
         cached = self._by_external.get((ws, external_id))
@@ -337,9 +342,7 @@ class Ingestion:
         ws = caller.workspace
         found = identifiers_from_traits(traits, ws.default_region)
         holders = contacts.identifier_holders(self.conn, ws.id, found)
-        by_external = self._by_external.get((ws.id, external_id))
-        if by_external is None and (ws.id, external_id) not in self._looked_up:
-            by_external = contacts.by_external_ids(self.conn, ws.id, [external_id]).get(external_id)
+        by_external = self._known_contact(ws.id, external_id)
         resolution = resolve_contact(
             external_id,
             by_external_id=by_external,

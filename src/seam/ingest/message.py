@@ -194,10 +194,10 @@ def _validate(
         raise _Invalid("invalid_id", f"context.external_contact_id {checked_cookie.reason}")
 
     message_id = _text(_first(raw, "messageId", "message_id"), "messageId") or new_id()
-    has_sent_at = _first(raw, "sentAt", "sent_at") is not None
+    sent_at = _first(raw, "sentAt", "sent_at")
     timestamp, flags = correct_timestamp(
         _time(raw.get("timestamp"), "timestamp"),
-        _time(_first(raw, "sentAt", "sent_at") if has_sent_at else batch_sent_at, "sentAt"),
+        _time(sent_at if sent_at is not None else batch_sent_at, "sentAt"),
         received_at,
     )
     properties = _object(raw, "properties")

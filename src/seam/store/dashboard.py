@@ -15,7 +15,7 @@ from sqlalchemy import Connection, String, and_, cast, func, or_, select, text, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from seam.store import reads
-from seam.store.jsonb import decode_value, dumps
+from seam.store.jsonb import as_text, decode_value
 from seam.store.tables import audit, contacts, events, identifiers, traits, visitors
 
 DAY_US = 86_400_000_000
@@ -39,15 +39,11 @@ def person_name(found: Mapping[str, Any]) -> str | None:
     """The name a person is shown by: the `name` trait, else first and last name (a value
     that is not a string, as JSON)."""
     if found.get("name"):
-        return _shown(found["name"])
+        return as_text(found["name"])
     first = found.get("firstname") or found.get("first_name")
     last = found.get("lastname") or found.get("last_name")
-    joined = " ".join(_shown(p) for p in (first, last) if p)
+    joined = " ".join(as_text(p) for p in (first, last) if p)
     return joined or None
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else dumps(value)
 
 
 def people(

@@ -14,6 +14,12 @@ def dumps(value: Any) -> str:
     return _encode(value).decode()
 
 
+def as_text(value: Any) -> str:
+    """A JSON value as text to show: strings as they are, anything else as JSON (never a
+    Python repr such as `{'first': 'Ada'}`)."""
+    return value if isinstance(value, str) else dumps(value)
+
+
 def loads(text: str | bytes | None) -> Any:
     """A stored document; absent documents read as an empty object."""
     return _decode(text) if text else {}

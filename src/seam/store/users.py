@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from seam.ids import new_id
 from seam.store.dialect import insert
@@ -125,13 +125,18 @@ def sign_in_locked_until(conn: Connection, email_hash: str) -> int:
 
 
 def record_sign_in_failure(conn: Connection, email_hash: str, *, now: int) -> None:
-    row = conn.execute(
-        select(sign_in_failures.c.failures).where(sign_in_failures.c.email_hash == email_hash)
-    ).first()
-    failures = (int(row.failures) if row else 0) + 1
-    values = {"failures": failures, "locked_until": now + sign_in_lock_seconds(failures) * 10**6}
-    stmt = insert(conn, sign_in_failures).values(email_hash=email_hash, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["email_hash"], set_=values))
+    # Counted in the upsert itself: two processes failing at once both count.
+    stmt = insert(conn, sign_in_failures).values(email_hash=email_hash, failures=1, locked_until=0)
+    failures = conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["email_hash"], set_={"failures": sign_in_failures.c.failures + 1}
+        ).returning(sign_in_failures.c.failures)
+    ).scalar_one()
+    conn.execute(
+        update(sign_in_failures)
+        .where(sign_in_failures.c.email_hash == email_hash)
+        .values(locked_until=now + sign_in_lock_seconds(failures) * 10**6)
+    )
 
 
 def clear_sign_in_failures(conn: Connection, email_hash: str) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from seam.store.jsonb import dumps
+from seam.store.jsonb import as_text, dumps
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # How many trailing characters of an id the pages show: the last group of a UUIDv7, which is
@@ -84,12 +84,6 @@ def short_id(value: str) -> str:
     return f"{prefix}{colon}…{rest[-ID_TAIL:]}"
 
 
-def text(value: Any) -> str:
-    """A JSON value as page text: strings as they are, anything else as JSON (never a Python
-    repr such as `{'first': 'Ada'}`)."""
-    return value if isinstance(value, str) else compact_json(value)
-
-
 def number(n: int) -> str:
     return f"{n:,}".replace(",", "\u202f")  # narrow no-break space: 1 000 000
 
@@ -111,7 +105,7 @@ def _environment() -> Environment:
         segment=segment,
         visitor_path=visitor_path,
         short_id=short_id,
-        text=text,
+        text=as_text,
     )
     env.globals["query"] = query
     return env

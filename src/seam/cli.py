@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ import click
 
 from seam.app_tokens import public_key_problem, secret_too_short
 from seam.settings import DEFAULT_DATABASE_URL, Settings
+from seam.store import transactions
 from seam.store import workspaces as ws_store
 from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate as apply_migrations
@@ -479,8 +481,11 @@ def import_file(path: str, workspace_id: str, source: str, db_url: str) -> None:
         for start in range(0, len(records), 500):
             chunk = records[start : start + 500]
             readable = [i for i, record in enumerate(chunk) if not isinstance(record, Unreadable)]
-            with db.writer.begin() as conn:
-                result = import_records(conn, caller, [chunk[i] for i in readable], label)
+            wanted = [chunk[i] for i in readable]
+            result = transactions.run(
+                db.writer,
+                functools.partial(import_records, caller=caller, records=wanted, source=label),
+            )
             totals["created"] += result["created"]
             totals["updated"] += result["updated"]
             # Rejections are by position among the records imported: map them back to the file's.

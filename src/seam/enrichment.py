@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from seam.clock import now_us
-from seam.store import events, visitors, workspaces
+from seam.store import contacts, events, visitors, workspaces
 from seam.store.turns import ENRICHMENT, take_turn
 
 RECENT_WINDOW_US = 15 * 60 * 1_000_000
@@ -21,9 +21,18 @@ RECENT_WINDOW_US = 15 * 60 * 1_000_000
 def enrich(conn: Connection, *, since: int | None) -> int:
     """Attribute what can be attributed; returns how many events were attributed."""
     return sum(
-        events.attribute_raced(conn, ws.id, visitors.bound_since(conn, ws.id, since or 0))
+        events.attribute_raced(conn, ws.id, _held_bindings(conn, ws.id, since or 0))
         for ws in workspaces.list_workspaces(conn)
     )
+
+
+def _held_bindings(conn: Connection, ws: str, since: int) -> list[visitors.Binding]:
+    """The bindings made since `since`, their contacts held until this transaction ends: a
+    merge, erasure or move of one (in another process) waits, and then sees the events
+    attributed here. Read again once held; a binding that changed in between waits for the
+    next pass."""
+    held = contacts.hold(conn, ws, {b.contact_id for b in visitors.bound_since(conn, ws, since)})
+    return [b for b in visitors.bound_since(conn, ws, since) if b.contact_id in held]
 
 
 def enrich_recent(conn: Connection) -> int:

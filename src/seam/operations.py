@@ -21,9 +21,13 @@ from seam.store.audit import AuditEntry
 def move_visitor(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, key_id: str | None
 ) -> dict[str, Any]:
-    if contact_id not in contacts.lock(conn, ws, [contact_id]):
+    # The device's contact is locked too: an ingest that stored events through the binding
+    # holds it (`contacts.hold`), so this move waits for them and then moves them as well.
+    before = visitors.get(conn, ws, anonymous_id)
+    owner = [before.contact_id] if before is not None and before.contact_id else []
+    if contact_id not in contacts.lock(conn, ws, [contact_id, *owner]):
         raise NotFound("no such contact")
-    row = visitors.get(conn, ws, anonymous_id)
+    row = visitors.get(conn, ws, anonymous_id)  # as it stands now that its contacts are held
     if row is None:
         raise NotFound("this visitor was never seen")
     previous = row.contact_id

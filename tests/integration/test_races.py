@@ -12,13 +12,16 @@ import httpx
 import psycopg
 import pytest
 from servers import Cluster, two_servers
+from sqlalchemy import Connection, text
 
 from seam.clock import now_us
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
-from seam.store import audit, workspaces
+from seam.operations import erase_contact, merge_contacts, move_visitor
+from seam.store import audit, transactions, visitors, workspaces
 from seam.store.engine import open_database
 from seam.store.migrations import migrate
+from seam.store.transactions import ConcurrentChange
 
 
 @pytest.fixture(
@@ -176,4 +179,189 @@ def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: 
         bound = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bound")
         refused = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bind_refused")
     assert (len(bound), len(refused)) == (1, 0)
+    db.dispose()
+
+
+def _message(raw: dict[str, object]) -> Message:
+    message = validate(raw, received_at=now_us())
+    assert isinstance(message, Message), message
+    return message
+
+
+def _apply(ingestion: Ingestion, caller: Caller, raw: dict[str, object]) -> None:
+    message = _message(raw)
+    ingestion.prefetch([(caller, [message])])
+    ingestion.apply(caller, message)
+
+
+def _ingest(conn: Connection, caller: Caller, raw: dict[str, object]) -> None:
+    ingestion = Ingestion(conn, now_us())
+    _apply(ingestion, caller, raw)
+    ingestion.finish()
+
+
+def _contact_of(conn: Connection, ws: str, anonymous_id: str) -> str | None:
+    row = visitors.get(conn, ws, anonymous_id)
+    return None if row is None else row.contact_id
+
+
+def _event_contact(conn: Connection, ws: str, message_id: str) -> str | None:
+    return conn.execute(
+        text("SELECT contact_id FROM events WHERE workspace_id = :ws AND message_id = :m"),
+        {"ws": ws, "m": message_id},
+    ).scalar_one()
+
+
+@pytest.mark.postgres
+def test_an_ingest_that_used_a_contact_merged_meanwhile_starts_over(pg_url: str) -> None:
+    """A transaction read bob's contact and wrote a binding and an event naming it; before
+    it commits, an admin merges bob into the contact his form created, in another process.
+    It must not commit rows naming the deleted contact: it starts over and finds bob where
+    the merge put him."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "merged-meanwhile")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "bob", "anonymousId": "bob-laptop"})
+        _ingest(
+            conn,
+            caller,
+            {"type": "form", "anonymousId": "bob-phone", "traits": {"email": "bob@example.com"}},
+        )
+        bob, by_form = _contact_of(conn, ws.id, "bob-laptop"), _contact_of(conn, ws.id, "bob-phone")
+    assert bob and by_form and bob != by_form
+    track = {"type": "track", "event": "Opened", "userId": "bob", "anonymousId": "bob-tablet"}
+    track["messageId"] = "tablet-1"
+
+    with db.writer.connect() as late_conn:
+        late_tx = late_conn.begin()
+        late = Ingestion(late_conn, now_us())
+        _apply(late, caller, track)  # binds bob-tablet to bob and stores the event
+        with db.writer.begin() as conn:
+            merge_contacts(conn, ws.id, by_form, bob, None)
+        with pytest.raises(ConcurrentChange):
+            late.finish()
+        late_tx.rollback()
+
+    transactions.run(db.writer, lambda conn: _ingest(conn, caller, track))
+    with db.reader.connect() as conn:
+        assert _contact_of(conn, ws.id, "bob-tablet") == by_form
+        assert _event_contact(conn, ws.id, "tablet-1") == by_form
+        dangling = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM events WHERE contact_id = :c)"
+                " + (SELECT count(*) FROM visitors WHERE contact_id = :c)"
+            ),
+            {"c": bob},
+        ).scalar_one()
+    assert dangling == 0
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_an_event_stored_through_a_device_moved_meanwhile_follows_the_move(pg_url: str) -> None:
+    """An anonymous page view of a bound device names the device's contact; an admin moves
+    the device to another contact before that transaction commits. The event must end on
+    the contact the device was moved to, not stay behind with the previous one."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "moved-meanwhile")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "ann", "anonymousId": "shared-pc"})
+        _ingest(conn, caller, {"type": "identify", "userId": "cy", "anonymousId": "cy-phone"})
+        ann, cy = _contact_of(conn, ws.id, "shared-pc"), _contact_of(conn, ws.id, "cy-phone")
+    assert ann and cy
+    page = {"type": "page", "anonymousId": "shared-pc", "messageId": "pc-page"}
+
+    def move() -> None:
+        with db.writer.begin() as conn:
+            move_visitor(conn, ws.id, "shared-pc", cy, None)
+
+    with db.writer.connect() as late_conn, ThreadPoolExecutor(1) as pool:
+        late_tx = late_conn.begin()
+        late = Ingestion(late_conn, now_us())
+        _apply(late, caller, page)  # stored through the binding: ann's
+        late.finish()  # holds ann: the move must wait for this commit
+        moving = pool.submit(move)
+        with pytest.raises(TimeoutError):
+            moving.result(timeout=1)
+        late_tx.commit()
+        moving.result(timeout=30)
+
+    with db.reader.connect() as conn:
+        assert _contact_of(conn, ws.id, "shared-pc") == cy
+        assert _event_contact(conn, ws.id, "pc-page") == cy
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_an_ingest_that_read_a_binding_moved_meanwhile_starts_over(pg_url: str) -> None:
+    """As above, but the move commits first, between the ingest's read of the binding and
+    its commit: the ingest starts over and stores the event as the new owner's."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "moved-before")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "dee", "anonymousId": "kiosk"})
+        _ingest(conn, caller, {"type": "identify", "userId": "eve", "anonymousId": "eve-phone"})
+        eve = _contact_of(conn, ws.id, "eve-phone")
+    assert eve
+    page = {"type": "page", "anonymousId": "kiosk", "messageId": "kiosk-page"}
+
+    with db.writer.connect() as late_conn:
+        late_tx = late_conn.begin()
+        late = Ingestion(late_conn, now_us())
+        _apply(late, caller, page)
+        with db.writer.begin() as conn:
+            move_visitor(conn, ws.id, "kiosk", eve, None)
+        with pytest.raises(ConcurrentChange):
+            late.finish()
+        late_tx.rollback()
+
+    transactions.run(db.writer, lambda conn: _ingest(conn, caller, page))
+    with db.reader.connect() as conn:
+        assert _event_contact(conn, ws.id, "kiosk-page") == eve
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_an_ingest_that_used_a_contact_erased_meanwhile_keeps_nothing_of_it(pg_url: str) -> None:
+    """An erasure in another process commits while an ingest holds a binding and an event
+    naming the erased contact: nothing naming that contact may be committed after it."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "erased-meanwhile")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "fay", "anonymousId": "fay-pc"})
+        fay = _contact_of(conn, ws.id, "fay-pc")
+    assert fay
+    track = {"type": "track", "event": "Paid", "userId": "fay", "anonymousId": "fay-phone"}
+
+    with db.writer.connect() as late_conn:
+        late_tx = late_conn.begin()
+        late = Ingestion(late_conn, now_us())
+        _apply(late, caller, track)
+        with db.writer.begin() as conn:
+            erase_contact(conn, ws.id, fay, None)
+        with pytest.raises(ConcurrentChange):
+            late.finish()
+        late_tx.rollback()
+
+    with db.reader.connect() as conn:
+        named = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM events WHERE contact_id = :c)"
+                " + (SELECT count(*) FROM visitors WHERE contact_id = :c)"
+            ),
+            {"c": fay},
+        ).scalar_one()
+    assert named == 0
     db.dispose()

@@ -30,6 +30,7 @@ from seam.ingest.trait_cache import TraitCache
 from seam.store import audit, contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
 from seam.store.jsonb import dumps
+from seam.store.transactions import ConcurrentChange
 from seam.store.workspaces import Workspace
 
 
@@ -69,6 +70,10 @@ class Ingestion:
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
         self._page_closings: list[tuple[str, Message]] = []
         self._touched: dict[str, set[str]] = defaultdict(set)
+        # Contacts that rows written here name without touching them (bindings, memberships),
+        # and the bindings read from the store that decisions rested on: see `_hold`.
+        self._named: dict[str, set[str]] = defaultdict(set)
+        self._bindings_used: dict[str, dict[str, str]] = defaultdict(dict)
         self._audits: list[tuple[str, str | None, AuditEntry]] = []
         # Message ids stored before or earlier in this transaction: a repeat is a retry, and
         # a retry must not act again (nor, with different content, act differently).
@@ -115,6 +120,7 @@ class Ingestion:
                 events.close_page_view(
                     self.conn, ws, m.anonymous_id, m.page_message_id, m.duration_ms, m.scroll_depth
                 )
+        self._hold()
         for ws, ids in self._touched.items():
             # A contact created in this transaction was created with updated_at = now.
             contacts.touch(
@@ -140,6 +146,23 @@ class Ingestion:
         if self._rows:
             events.insert_events(self.conn, self._rows)
             self._rows = []
+
+    def _hold(self) -> None:
+        """Rows written here name contacts this transaction read earlier. On PostgreSQL
+        another process may have merged, erased or moved since: hold the contacts (their
+        merge, erasure or move now waits for this commit and sees its rows), then check that
+        they exist and that the bindings read still stand. If not, the transaction starts
+        over (`ConcurrentChange`) and reads again, rather than leave an event or a device
+        with a contact that is gone."""
+        for ws in self._touched.keys() | self._named.keys() | self._bindings_used.keys():
+            bindings = self._bindings_used[ws]
+            named = (self._touched[ws] | self._named[ws] | set(bindings.values())) - {
+                contact_id for (w, contact_id) in self._created if w == ws
+            }
+            if named - contacts.hold(self.conn, ws, named):
+                raise ConcurrentChange("a contact was merged or erased meanwhile")
+            if not visitors.still_bound(self.conn, ws, bindings):
+                raise ConcurrentChange("a device was moved meanwhile")
 
     def _audit(self, caller: Caller, entry: AuditEntry) -> None:
         self._audits.append((caller.workspace.id, caller.key_id, entry))
@@ -309,7 +332,12 @@ class Ingestion:
         )
 
     def _binding(self, ws: str, anonymous_id: str | None) -> str | None:
-        return self._bindings.get((ws, anonymous_id)) if anonymous_id else None
+        if not anonymous_id:
+            return None
+        contact_id = self._bindings.get((ws, anonymous_id))
+        if contact_id is not None:
+            self._bindings_used[ws][anonymous_id] = contact_id
+        return contact_id
 
     def _known_contact(self, ws: str, external_id: str) -> ContactRef | None:
         """The contact holding `external_id`: from this transaction or its prefetch, else read."""
@@ -465,6 +493,7 @@ class Ingestion:
                 outcome = bind_device(bound.contact_id, contact_id)
             else:
                 linked = bound.events_linked
+                self._named[ws].add(contact_id)
                 self._audit(caller, decisions.visitor_bound(anonymous_id, contact_id, trust, via))
                 if bound.holds_traits:
                     self._adopt_held_traits(caller, anonymous_id, contact_id)
@@ -512,6 +541,8 @@ class Ingestion:
             if contact_id
             else (("visitor", m.anonymous_id) if m and m.anonymous_id else None)
         )
+        if contact_id:
+            self._named[ws].add(contact_id)
         if member is not None:
             groups.add_member(self.conn, ws, group_id, member[0], member[1], self.now)
         if traits:

@@ -29,14 +29,13 @@ from seam.clock import now_us
 from seam.errors import BadRequest, Unavailable
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message
-from seam.store import quarantine
+from seam.store import quarantine, transactions
 from seam.store.engine import Database
 
 log = logging.getLogger("seam.writer")
 
 T = TypeVar("T")
 MAX_MESSAGES_PER_TRANSACTION = 5000
-RETRIES = 3
 
 
 @dataclass
@@ -98,15 +97,7 @@ class Writer:
         return await loop.run_in_executor(self._executor, self._transaction, work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        for attempt in range(RETRIES):
-            try:
-                with self.db.writer.begin() as conn:
-                    return work(conn)
-            except DBAPIError as exc:
-                if not _retryable(exc) or attempt == RETRIES - 1:
-                    raise
-                log.warning("retrying a transaction after %s", type(exc.orig).__name__)
-        raise AssertionError("unreachable")
+        return transactions.run(self.db.writer, work)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -177,17 +168,6 @@ def _client_facing(exc: Exception) -> Exception:
         log.warning("a request held a value the database refused: %s", type(exc.orig).__name__)
         return BadRequest("a value in this request cannot be stored", code="invalid_message")
     log.error("a write failed: %r", exc)
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, DBAPIError | transactions.ConcurrentChange):
         return Unavailable("the events could not be stored; retry later")
     return exc
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    """Deadlocks and serialization failures between processes, and connections the database
-    dropped (restart, idle timeout), are worth another try."""
-    if exc.connection_invalidated:
-        return True
-    code = getattr(exc.orig, "sqlstate", None)
-    if code in ("40P01", "40001"):
-        return True
-    return "database is locked" in str(exc.orig)

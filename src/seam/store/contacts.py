@@ -44,6 +44,25 @@ def lock(conn: Connection, ws: str, contact_ids: list[str]) -> dict[str, Contact
     return {row.id: ContactRef(row.id, row.external_id) for row in conn.execute(stmt)}
 
 
+def hold(conn: Connection, ws: str, contact_ids: Iterable[str]) -> set[str]:
+    """Which of `contact_ids` still exist, held until this transaction ends: a merge or an
+    erasure (`lock`) in another process waits for it, and sees the rows it wrote naming them.
+    Holding does not block other holders nor updates of the contact's fields. SQLite needs no
+    hold: a write transaction there has the whole database (BEGIN IMMEDIATE) from its first
+    read."""
+    wanted = sorted(set(contact_ids))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return set(wanted)
+    rows = select_in(
+        conn,
+        "SELECT id FROM contacts WHERE workspace_id = {ph} AND {match} ORDER BY id FOR KEY SHARE",
+        [ws],
+        "id",
+        wanted,
+    )
+    return {contact_id for (contact_id,) in rows}
+
+
 _IDENTIFIER_KINDS = ("email", "phone", "linkedin_url")
 _holders = Statement(
     lambda conn: (

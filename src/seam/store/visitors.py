@@ -41,6 +41,17 @@ def known(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, 
     return {a: Known(contact_id, first, last) for a, contact_id, first, last in rows}
 
 
+def still_bound(conn: Connection, ws: str, bindings: Mapping[str, str]) -> bool:
+    """Whether each device of `bindings` is still bound to its contact. Always so on SQLite,
+    where a write transaction has the whole database from its first read."""
+    if conn.dialect.name != "postgresql" or not bindings:
+        return True
+    current = known(conn, ws, bindings)
+    return all(
+        a in current and current[a].contact_id == contact_id for a, contact_id in bindings.items()
+    )
+
+
 # last_seen is kept to the minute.
 LAST_SEEN_RESOLUTION_US = 60 * 1_000_000
 

@@ -389,3 +389,25 @@ def test_a_successful_sign_in_clears_earlier_failures(server: Server, workspace:
     for _ in range(4):
         assert _sign_in(server, email, "wrong password").status_code == 401
     assert _sign_in(server, email, password).status_code == 303
+
+
+# ---------------------------------------------------------------------------------------------
+# addresses that lead nowhere
+
+
+@pytest.mark.parametrize(
+    "path", ["/app/nowhere", "/app/w/nope/people/x/y", "people/no-such-section/deeper"]
+)
+def test_an_unknown_dashboard_address_is_a_dashboard_page_saying_so(
+    dashboard: Dashboard, path: str
+) -> None:
+    page = dashboard.get(path, status=404)
+    assert "<h1>Not found</h1>" in page
+    assert "There is no such page here" in page
+    assert any(link.href == "/app/" for link in links(page))
+
+
+def test_an_unknown_dashboard_address_asks_a_stranger_to_sign_in(server: Server) -> None:
+    response = httpx.get(f"{server.base_url}/app/nowhere", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/app/login?next=/app/nowhere"

@@ -1,11 +1,11 @@
 """The unit of work of the write path: carry out the identity rules' decisions on the store.
 
 One `Ingestion` lives for one transaction and may hold messages from many requests and
-workspaces (group commit). It prefetches what the batch will look up, queues plain event rows so
-they go out in one executemany, and flushes them before a new binding counts the device's
-events, so that events earlier in the same batch are linked too. It remembers what it read or
-wrote (bindings, contacts by external id, traits) for the rest of the transaction. Every
-identity decision writes its audit row in this transaction.
+workspaces (group commit). It prefetches what the batch will look up, leaves event rows, audit
+entries and the like to `PendingWrites` (one executemany at the end), and flushes them before a
+new binding counts the device's events, so that events earlier in the same batch are linked
+too. It remembers what it read or wrote (bindings, contacts by external id, traits) for the
+rest of the transaction. Every identity decision writes its audit row in this transaction.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from seam.identity.traits import merge_trait_maps, merge_traits
 from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
 from seam.ingest import decisions
 from seam.ingest.message import Message, trait_name_problem
+from seam.ingest.pending import PendingWrites
 from seam.ingest.trait_cache import TraitCache
-from seam.store import audit, contacts, events, groups, visitors
+from seam.store import contacts, events, groups, visitors
 from seam.store.audit import AuditEntry
-from seam.store.jsonb import dumps
-from seam.store.transactions import ConcurrentChange
 from seam.store.workspaces import Workspace
 
 
@@ -64,17 +63,8 @@ class Ingestion:
         self._by_external: dict[tuple[str, str], ContactRef] = {}
         # External ids the prefetch looked up: one missing from _by_external does not exist.
         self._looked_up: set[tuple[str, str]] = set()
-        self._created: set[tuple[str, str]] = set()
         self._traits = TraitCache(conn)
-        self._rows: list[dict[str, Any]] = []
-        self._seen: dict[tuple[str, str], tuple[int, int]] = {}
-        self._page_closings: list[tuple[str, Message]] = []
-        self._touched: dict[str, set[str]] = defaultdict(set)
-        # Contacts that rows written here name without touching them (bindings, memberships),
-        # and the bindings read from the store that decisions rested on: see `_hold`.
-        self._named: dict[str, set[str]] = defaultdict(set)
-        self._bindings_used: dict[str, dict[str, str]] = defaultdict(dict)
-        self._audits: list[tuple[str, str | None, AuditEntry]] = []
+        self._pending = PendingWrites(conn, now)
         # Message ids stored before or earlier in this transaction: a repeat is a retry, and
         # a retry must not act again (nor, with different content, act differently).
         self._stored: set[tuple[str, str]] = set()
@@ -114,58 +104,10 @@ class Ingestion:
             self._stored.update((ws, message_id) for message_id in stored)
 
     def finish(self) -> None:
-        self._flush()
-        for ws, m in self._page_closings:
-            if m.page_message_id:
-                events.close_page_view(
-                    self.conn, ws, m.anonymous_id, m.page_message_id, m.duration_ms, m.scroll_depth
-                )
-        self._hold()
-        for ws, ids in self._touched.items():
-            # A contact created in this transaction was created with updated_at = now.
-            contacts.touch(
-                self.conn, ws, {c for c in ids if (ws, c) not in self._created}, self.now
-            )
-        by_key: dict[tuple[str, str | None], list[AuditEntry]] = defaultdict(list)
-        for ws, key_id, entry in self._audits:
-            by_key[(ws, key_id)].append(entry)
-        for (ws, key_id), entries in by_key.items():
-            audit.record(self.conn, ws, entries, at=self.now, key_id=key_id)
-
-    def _flush(self) -> None:
-        if self._seen:
-            # Most events come from visitors whose row already covers them (last_seen is kept
-            # to the minute): those need no statement at all.
-            per_ws: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-            for (ws, a), window in self._seen.items():
-                if visitors.needs_recording(window, self._known.get((ws, a))):
-                    per_ws[ws][a] = window
-            for ws, seen in per_ws.items():
-                visitors.record_seen(self.conn, ws, seen)
-            self._seen.clear()
-        if self._rows:
-            events.insert_events(self.conn, self._rows)
-            self._rows = []
-
-    def _hold(self) -> None:
-        """Rows written here name contacts this transaction read earlier. On PostgreSQL
-        another process may have merged, erased or moved since: hold the contacts (their
-        merge, erasure or move now waits for this commit and sees its rows), then check that
-        they exist and that the bindings read still stand. If not, the transaction starts
-        over (`ConcurrentChange`) and reads again, rather than leave an event or a device
-        with a contact that is gone."""
-        for ws in self._touched.keys() | self._named.keys() | self._bindings_used.keys():
-            bindings = self._bindings_used[ws]
-            named = (self._touched[ws] | self._named[ws] | set(bindings.values())) - {
-                contact_id for (w, contact_id) in self._created if w == ws
-            }
-            if named - contacts.hold(self.conn, ws, named):
-                raise ConcurrentChange("a contact was merged or erased meanwhile")
-            if not visitors.still_bound(self.conn, ws, bindings):
-                raise ConcurrentChange("a device was moved meanwhile")
+        self._pending.finish(self._known)
 
     def _audit(self, caller: Caller, entry: AuditEntry) -> None:
-        self._audits.append((caller.workspace.id, caller.key_id, entry))
+        self._pending.audit(caller.workspace.id, caller.key_id, entry)
 
     # -- one message ----------------------------------------------------------------------
 
@@ -175,8 +117,7 @@ class Ingestion:
             return self._repeated(caller, m)
         self._stored.add((ws, m.message_id))
         if m.anonymous_id:
-            lo, hi = self._seen.get((ws, m.anonymous_id), (m.timestamp, m.timestamp))
-            self._seen[(ws, m.anonymous_id)] = (min(lo, m.timestamp), max(hi, m.timestamp))
+            self._pending.seen(ws, m)
             self._bindings.setdefault((ws, m.anonymous_id), None)
         if m.type in ("identify", "alias"):
             return self.identify(caller, m)
@@ -186,8 +127,8 @@ class Ingestion:
         if m.type == "group" and m.group_id:
             self._join_group(caller, m.group_id, m.traits, contact_id, m, source="group")
         if m.type == "page_leave":
-            self._page_closings.append((ws, m))
-        self._queue(ws, m, contact_id, via)
+            self._pending.page_closing(ws, m)
+        self._pending.event(ws, m, contact_id, via)
         return None
 
     def _repeated(self, caller: Caller, m: Message) -> IdentifyOutcome | None:
@@ -260,7 +201,7 @@ class Ingestion:
                 via="identify" if m.user_id else via,
                 trust=trust,
             )
-        self._queue(ws.id, m, contact.id, via)
+        self._pending.event(ws.id, m, contact.id, via)
         return IdentifyOutcome(
             contact.id,
             created,
@@ -307,7 +248,7 @@ class Ingestion:
         self._merge_contact_traits(caller, holder.id, traits, m.timestamp, trust, "form")
         outcome, linked = self._bind(caller, m.anonymous_id, holder.id, via="form", trust=trust)
         if outcome.visitor_bound:
-            self._queue(ws.id, m, holder.id, "form")
+            self._pending.event(ws.id, m, holder.id, "form")
         else:  # the form was sent from someone else's device: it is that person's event
             self._queue_through_visitor(ws.id, m)
         return IdentifyOutcome(
@@ -336,7 +277,7 @@ class Ingestion:
             return None
         contact_id = self._bindings.get((ws, anonymous_id))
         if contact_id is not None:
-            self._bindings_used[ws][anonymous_id] = contact_id
+            self._pending.rest_on_binding(ws, anonymous_id, contact_id)
         return contact_id
 
     def _known_contact(self, ws: str, external_id: str) -> ContactRef | None:
@@ -434,7 +375,7 @@ class Ingestion:
     ) -> None:
         """This transaction created the contact: audit it (and its external id)."""
         ws = caller.workspace.id
-        self._created.add((ws, contact.id))
+        self._pending.created(ws, contact.id)
         self._traits.start_empty(ws, "contact", contact.id)
         self._audit(caller, decisions.contact_created(contact, trust, matched_by))
         if contact.external_id:
@@ -458,7 +399,7 @@ class Ingestion:
         )
         self._traits.write(ws, "contact", contact_id, winners)
         self._claim_identifiers(caller, contact_id, incoming)
-        self._touched[ws].add(contact_id)
+        self._pending.touch(ws, contact_id)
 
     def _claim_identifiers(
         self, caller: Caller, contact_id: str, traits: Mapping[str, Any]
@@ -483,7 +424,8 @@ class Ingestion:
         outcome = bind_device(self._binding(ws, anonymous_id), contact_id)
         linked = 0
         if outcome is BindOutcome.BOUND:
-            self._flush()  # events queued earlier in this batch are back-filled too
+            # Events queued earlier in this batch are back-filled too.
+            self._pending.flush(self._known)
             bound = visitors.bind(
                 self.conn, ws, anonymous_id, contact_id, now=self.now, via=via, trust=int(trust)
             )
@@ -493,7 +435,7 @@ class Ingestion:
                 outcome = bind_device(bound.contact_id, contact_id)
             else:
                 linked = bound.events_linked
-                self._named[ws].add(contact_id)
+                self._pending.name(ws, contact_id)
                 self._audit(caller, decisions.visitor_bound(anonymous_id, contact_id, trust, via))
                 if bound.holds_traits:
                     self._adopt_held_traits(caller, anonymous_id, contact_id)
@@ -517,7 +459,7 @@ class Ingestion:
         self._traits.write(ws, "contact", contact_id, merge_trait_maps(stored, held))
         self._traits.delete(ws, "visitor", anonymous_id)
         self._claim_identifiers(caller, contact_id, {k: tv.value for k, tv in held.items()})
-        self._touched[ws].add(contact_id)
+        self._pending.touch(ws, contact_id)
 
     def _join_group(
         self,
@@ -542,7 +484,7 @@ class Ingestion:
             else (("visitor", m.anonymous_id) if m and m.anonymous_id else None)
         )
         if contact_id:
-            self._named[ws].add(contact_id)
+            self._pending.name(ws, contact_id)
         if member is not None:
             groups.add_member(self.conn, ws, group_id, member[0], member[1], self.now)
         if traits:
@@ -558,35 +500,8 @@ class Ingestion:
         """Store a message whose own identity claim was not used: it belongs to whoever its
         device is bound to, if anyone. Returns that contact."""
         bound = self._binding(ws, m.anonymous_id)
-        self._queue(ws, m, bound, "visitor" if bound else None)
+        self._pending.event(ws, m, bound, "visitor" if bound else None)
         return bound
-
-    def _queue(self, ws: str, m: Message, contact_id: str | None, via: str | None) -> None:
-        self._rows.append(
-            {
-                "workspace_id": ws,
-                "message_id": m.message_id,
-                "type": m.type,
-                "event": m.event,
-                "name": m.name,
-                "anonymous_id": m.anonymous_id,
-                "user_id": m.user_id,
-                "contact_id": contact_id,
-                "session_id": m.session_id,
-                "timestamp": m.timestamp,
-                "received_at": m.received_at,
-                "properties": dumps(m.properties),
-                "traits": dumps(m.traits),
-                "context": dumps(m.context),
-                "via": via if contact_id else None,
-                "attributed_at": self.now if contact_id else None,
-                "duration_ms": m.duration_ms,
-                "scroll_depth": m.scroll_depth,
-                "flags": ",".join(m.flags) or None,
-            }
-        )
-        if contact_id:
-            self._touched[ws].add(contact_id)
 
     # -- CRM / integration sync (SPEC §8) -------------------------------------------------
 

@@ -17,7 +17,7 @@ from seam.web import (
     routes_person,
     routes_settings,
 )
-from seam.web.auth import Ctx, base_context, login, login_form, logout, page
+from seam.web.auth import Ctx, base_context, login, login_form, logout, not_found, page
 from seam.web.templating import render
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,6 +41,12 @@ async def switch(request: Request, ctx: Ctx) -> Response:
     return RedirectResponse(f"/app/w/{wanted}/{section}", status_code=303)
 
 
+async def unknown(request: Request, ctx: Ctx) -> Response:
+    """Any other dashboard address: a page saying so, in the dashboard (an API-style JSON
+    error is no answer for a person who followed an old link or mistyped)."""
+    return not_found(ctx, "page")
+
+
 async def workspace_root(request: Request) -> Response:
     return RedirectResponse(f"/app/w/{request.path_params['ws']}/", status_code=307)
 
@@ -62,5 +68,6 @@ def mount() -> Mount:
             *routes_person.routes,
             *routes_identity.routes,
             *routes_settings.routes,
+            Route("/{path:path}", page(unknown), methods=["GET"]),
         ],
     )

@@ -26,7 +26,7 @@ from seam.api.envelope import (
     unstorable_value,
 )
 from seam.api.fast_path import IngestFastPath
-from seam.api.state import AppState, app_state
+from seam.api.state import AppState, SeamApp, app_state
 from seam.clock import now_us
 from seam.enrichment import enrich_recent
 from seam.errors import SeamError
@@ -105,7 +105,7 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> SeamApp:
     db = open_database(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
@@ -157,7 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         from seam.web.demo import routes as demo_routes
 
         routes.extend(demo_routes)
-    app = Starlette(
+    app = SeamApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -168,7 +168,7 @@ def create_app(settings: Settings) -> Starlette:
             Exception: unexpected_error,
         },
     )
-    app.state.seam = state
+    app.seam = state
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hmac
 import time
 
@@ -18,7 +19,13 @@ from .state import AppState, Cached, Principal, TokenBucket, app_state
 
 
 def key_from_headers(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return key_from_authorization(request.headers.get("authorization", ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def key_from_authorization(header: str) -> str | None:
+    """The key an Authorization header carries (Bearer, or Basic with the key as the user
+    name, as the Segment SDKs send it). Cached: each SDK sends the same header every time."""
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
@@ -57,7 +64,7 @@ async def require(request: Request, scope: str) -> Principal:
 
 
 async def _lookup(state: AppState, plain: str) -> Principal | None:
-    digest = hash_key(plain)
+    digest = _digest(plain)
     cached = state.keys.get(digest)
     if cached is not None and cached.expires > time.monotonic():
         return cached.principal
@@ -67,6 +74,11 @@ async def _lookup(state: AppState, plain: str) -> Principal | None:
         state.key_reads[digest] = pending
         pending.add_done_callback(lambda _: state.key_reads.pop(digest, None))
     return await asyncio.shield(pending)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(plain: str) -> str:
+    return hash_key(plain)
 
 
 async def _read_key(state: AppState, plain: str, digest: str) -> Principal | None:

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from . import ingest
-from .state import AppState
+from .state import SeamApp
 
 Handler = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class IngestFastPath:
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: SeamApp) -> None:
         self.app = app
         # With a trailing slash too: the router would answer a redirect, which an SDK does
         # not follow on POST (and whose http:// location breaks behind a TLS proxy).
@@ -49,7 +48,7 @@ class IngestFastPath:
             if handler is not None:
                 await self._serve(handler, scope, receive, send)
                 return
-        state: AppState = self.app.state.seam
+        state = self.app.seam
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -65,7 +64,7 @@ class IngestFastPath:
             response = await handler(request)
         except Exception as exc:
             response = await self._exception_handler(exc)(request, exc)
-        self.app.state.seam.count(f"requests_{response.status_code}")  # for /metrics
+        self.app.seam.count(f"requests_{response.status_code}")  # for /metrics
         await response(scope, receive, send)
 
     def _exception_handler(self, exc: Exception) -> ExceptionHandler:

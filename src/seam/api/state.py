@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 
 from seam.clock import now_us
@@ -48,15 +49,13 @@ class TokenBucket:
     count each other in the database). Losing it on restart is harmless. It starts full."""
 
     rate: float
+    capacity: float = field(init=False)
     tokens: float = field(init=False)
     updated: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
+        self.capacity = max(1.0, self.rate)  # a share below one request a second lets one by
         self.tokens = self.capacity
-
-    @property
-    def capacity(self) -> float:
-        return max(1.0, self.rate)  # a share below one request a second still lets one by
 
     def take(self) -> float:
         """0 if a request may pass now, else the seconds until one may."""
@@ -93,6 +92,13 @@ class AppState:
         self.counters[name] = self.counters.get(name, 0) + n
 
 
+class SeamApp(Starlette):
+    """The application, holding its state as a plain attribute: `app.state.x` goes through
+    Starlette's `State.__getattr__`, ~0.6 µs a time on every request."""
+
+    seam: AppState
+
+
 def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.seam
-    return state
+    app: SeamApp = request.scope["app"]
+    return app.seam

@@ -38,11 +38,14 @@ def check_id(raw: object) -> str | InvalidId | None:
     """
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+    if isinstance(raw, str):
+        text = raw.strip()
+    elif isinstance(raw, bool) or not isinstance(raw, int | float):
         return InvalidId("must be a string")
-    text = str(raw).strip() if not isinstance(raw, float) else repr(raw)
-    if isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))
+    elif isinstance(raw, float):
+        text = str(int(raw)) if raw.is_integer() else repr(raw)
+    else:
+        text = str(raw)
     if not text:
         return InvalidId("must not be empty")
     if len(text) > MAX_ID_LENGTH:

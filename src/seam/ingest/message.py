@@ -68,17 +68,19 @@ def _first(raw: dict[str, Any], *names: str) -> Any:
 def _id(raw: dict[str, Any], *names: str) -> str | None:
     """The id under any of its names; names that disagree are refused rather than one of them
     silently winning (the message could belong to either person)."""
-    given = [name for name in names if raw.get(name) is not None]
-    found: dict[str, str] = {}
-    for name in given:
-        checked = check_id(raw[name])
+    found: str | None = None
+    found_under = ""
+    for name in names:
+        value = raw.get(name)
+        if value is None:
+            continue
+        checked = check_id(value)
         if isinstance(checked, InvalidId):
             raise _Invalid("invalid_id", f"{name} {checked.reason}")
-        if checked is not None:
-            found[name] = checked
-    if len(set(found.values())) > 1:
-        raise _Invalid("invalid_id", f"{' and '.join(found)} name different ids")
-    return next(iter(found.values()), None)
+        if found is not None and checked != found:
+            raise _Invalid("invalid_id", f"{found_under} and {name} name different ids")
+        found, found_under = checked, name
+    return found
 
 
 def _object(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -171,10 +173,10 @@ def _validate(
 ) -> Message:
     if not isinstance(raw, dict):
         raise _Invalid("invalid_message", "a message must be a JSON object")
-    kind = default_type or raw.get("type")
-    if not isinstance(kind, str) or kind.lower() not in TYPES:
+    given = default_type or raw.get("type")
+    kind = given.lower() if isinstance(given, str) else ""
+    if kind not in TYPES:
         raise _Invalid("invalid_type", f"type must be one of {', '.join(sorted(TYPES))}")
-    kind = kind.lower()
     if default_type and raw.get("type") not in (None, default_type):
         raise _Invalid("invalid_type", f"this endpoint accepts only {default_type} messages")
 

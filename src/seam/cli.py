@@ -18,6 +18,7 @@ from seam.store import transactions
 from seam.store import workspaces as ws_store
 from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate as apply_migrations
+from seam.store.users import ADMIN, ROLES
 from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES, Workspace
 
 db_option = click.option(
@@ -342,12 +343,20 @@ def user() -> None:
     multiple=True,
     help="Workspace id or name the user may see (repeatable; default: every workspace).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=ADMIN,
+    show_default=True,
+    help="In those workspaces: admin (everything) or viewer (reads; changes nothing).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
 @db_option
 def user_create(
     email: str,
     workspace_ids: tuple[str, ...],
+    role: str,
     password_stdin: bool,
     generate_password: bool,
     db_url: str,
@@ -387,9 +396,9 @@ def user_create(
         if created is None:
             raise click.ClickException(f"a user {email!r} already exists")
         for ws in members:
-            users.add_member(conn, ws.id, created.id)
+            users.add_member(conn, ws.id, created.id, role)
     names = ", ".join(ws.name for ws in members) or "no workspace"
-    click.echo(f"created user {email} (member of: {names})")
+    click.echo(f"created user {email} ({role} of: {names})")
     if generated:
         click.echo(f"password (shown only this once): {generated}")
 

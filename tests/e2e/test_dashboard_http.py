@@ -11,6 +11,7 @@ import html
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -114,11 +115,14 @@ def _hidden(page: str, name: str) -> str:
     return html.unescape(found.group(1))
 
 
-@pytest.fixture
-def dashboard(server: Server, workspace: Workspace) -> Iterator[Dashboard]:
-    """A user of the test's workspace only, signed in."""
-    email = f"{uid('admin-')}@example.com"
-    made = server.cli("user", "create", email, "--workspace", workspace.id, "--generate-password")
+@contextmanager
+def _signed_in(server: Server, workspace: Workspace, *role: str) -> Iterator[Dashboard]:
+    """A user of the test's workspace only (`role`: the CLI's `--role` and its value, or
+    nothing for the default), signed in."""
+    email = f"{uid('user-')}@example.com"
+    made = server.cli(
+        "user", "create", email, "--workspace", workspace.id, *role, "--generate-password"
+    )
     password = made.stdout.rsplit("password (shown only this once):", 1)[1].strip()
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         login = client.get("/app/login")
@@ -128,12 +132,25 @@ def dashboard(server: Server, workspace: Workspace) -> Iterator[Dashboard]:
                 "csrf_token": _hidden(login.text, "csrf_token"),
                 "email": email,
                 "password": password,
-                "next": f"/app/w/{workspace.id}/settings",
+                "next": f"/app/w/{workspace.id}/",
             },
         )
         assert signed_in.status_code == 303, signed_in.text[:2000]
         board = Dashboard(client, workspace)
-        board.csrf = _hidden(board.get("settings"), "csrf_token")
+        board.csrf = _hidden(board.get(""), "csrf_token")
+        yield board
+
+
+@pytest.fixture
+def dashboard(server: Server, workspace: Workspace) -> Iterator[Dashboard]:
+    """An admin of the test's workspace (the default role), signed in."""
+    with _signed_in(server, workspace) as board:
+        yield board
+
+
+@pytest.fixture
+def viewer(server: Server, workspace: Workspace) -> Iterator[Dashboard]:
+    with _signed_in(server, workspace, "--role", "viewer") as board:
         yield board
 
 
@@ -411,3 +428,69 @@ def test_an_unknown_dashboard_address_asks_a_stranger_to_sign_in(server: Server)
     response = httpx.get(f"{server.base_url}/app/nowhere", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/app/login?next=/app/nowhere"
+
+
+# ---------------------------------------------------------------------------------------------
+# roles
+
+
+def test_a_viewer_reads_people_but_is_offered_no_change(
+    viewer: Dashboard, workspace: Workspace
+) -> None:
+    device = uid("anon-")
+    workspace.send("page", {"anonymousId": device})
+    contact = workspace.identify({"userId": uid("usr_"), "anonymousId": device})["contact_id"]
+    page = viewer.person(contact)
+    assert device in page
+    hrefs = [link.href for link in links(page)]
+    assert not [h for h in hrefs if h.endswith(("/merge", "/erase")) or "/move?" in h]
+    assert not [h for h in hrefs if h.endswith("/settings")]
+    for section in ("people", "visitors", "identity", ""):
+        viewer.get(section)
+
+
+@pytest.mark.parametrize("action", ["merge", "erase", "move"])
+def test_a_viewer_can_neither_open_nor_post_a_change(
+    viewer: Dashboard, dashboard: Dashboard, workspace: Workspace, action: str
+) -> None:
+    device = uid("anon-")
+    contact = workspace.identify({"userId": uid("usr_"), "anonymousId": device})["contact_id"]
+    other = workspace.identify({"userId": uid("usr_")})["contact_id"]
+    refused = viewer.get(f"people/{contact}/{action}", status=403)
+    assert "viewer" in text_of(refused)
+    form = {"confirmed": "yes", "source": other, "target": other, "anonymous_id": device}
+    viewer.post(f"people/{contact}/{action}", form, status=403)
+    # Nothing changed: the person is still there, with the device, and no decision was logged.
+    page = dashboard.person(contact)
+    assert device in page
+    assert not {"contacts_merged", "contact_erased", "visitor_moved"} & audit_items(page).keys()
+    dashboard.person(other)
+
+
+def test_a_viewer_sees_no_settings_and_cannot_change_them(
+    viewer: Dashboard, dashboard: Dashboard
+) -> None:
+    before = _stored_domains(dashboard)
+    refused = viewer.get("settings", status=403)
+    assert "identity_secret" not in refused and "Identity secret" not in refused
+    viewer.post("settings", _settings_form(domains="evil.example"), status=403)
+    viewer.post("keys", {"kind": "secret", "scopes": "events:write"}, status=403)
+    assert _stored_domains(dashboard) == before
+    keys = dashboard.get("settings").count("data-key-id=")
+    assert keys == 2  # the workspace's own write and secret keys, no new one
+
+
+def test_the_cli_refuses_an_unknown_role(server: Server, workspace: Workspace) -> None:
+    made = server.cli(
+        "user",
+        "create",
+        f"{uid()}@example.com",
+        "--workspace",
+        workspace.id,
+        "--role",
+        "owner",
+        "--generate-password",
+        check=False,
+    )
+    assert made.returncode != 0
+    assert "owner" in made.stderr

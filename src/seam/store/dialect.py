@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -80,12 +81,22 @@ class _Compiled:
     positional: tuple[str, ...] | None  # parameter order for qmark dialects (SQLite)
     names: tuple[str, ...]
     defaults: dict[str, Any]  # values the construct itself holds (literals in `values()`)
+    # The positional values of a mapping, in C: a row of `events` has 19 (~2 µs in Python).
+    _in_order: Callable[[Mapping[str, Any]], Any] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        order = self.positional
+        in_order = None
+        if order:
+            get = operator.itemgetter(*order)
+            in_order = get if len(order) > 1 else lambda values: (get(values),)
+        object.__setattr__(self, "_in_order", in_order)
 
     def params(self, given: Mapping[str, Any]) -> Any:
         values = {**self.defaults, **given} if self.defaults else given
-        if self.positional is None:
-            return values
-        return tuple(values[name] for name in self.positional)
+        if self._in_order is None:
+            return values if self.positional is None else ()
+        return self._in_order(values)
 
 
 class Statement:

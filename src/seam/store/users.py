@@ -51,21 +51,28 @@ def by_email(conn: Connection, email: str) -> User | None:
     return _user(row) if row else None
 
 
-def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = "admin") -> None:
+# What a member may do in a workspace's dashboard: an admin everything; a viewer reads people,
+# visitors and the identity log, and changes nothing (nor sees the settings and their secrets).
+ADMIN = "admin"
+VIEWER = "viewer"
+ROLES = (ADMIN, VIEWER)
+
+
+def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = ADMIN) -> None:
     stmt = insert(conn, workspace_members).values(
         workspace_id=workspace_id, user_id=user_id, role=role
     )
     conn.execute(stmt.on_conflict_do_nothing())
 
 
-def workspaces_of(conn: Connection, user_id: str) -> list[Workspace]:
-    """The workspaces the user is a member of, by name (the only ones the dashboard shows)."""
-    ids = set(
-        conn.execute(
-            select(workspace_members.c.workspace_id).where(workspace_members.c.user_id == user_id)
-        ).scalars()
+def memberships(conn: Connection, user_id: str) -> list[tuple[Workspace, str]]:
+    """The workspaces the user is a member of, by name (the only ones the dashboard shows),
+    with the user's role in each."""
+    stmt = select(workspace_members.c.workspace_id, workspace_members.c.role).where(
+        workspace_members.c.user_id == user_id
     )
-    return [ws for ws in list_workspaces(conn) if ws.id in ids]
+    roles = {ws_id: role for ws_id, role in conn.execute(stmt)}
+    return [(ws, roles[ws.id]) for ws in list_workspaces(conn) if ws.id in roles]
 
 
 def create_session(

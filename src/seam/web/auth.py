@@ -75,6 +75,11 @@ class Ctx:
     csrf_token: str
     workspaces: list[Workspace]
     workspace: Workspace | None
+    role: str | None = None  # the user's role in `workspace`
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == users.ADMIN
 
     @property
     def ws(self) -> Workspace:
@@ -96,13 +101,13 @@ async def read(request: Request, work: Callable[[Connection], Any]) -> Any:
     return await run_in_threadpool(run)
 
 
-def _session_and_workspaces(
+def _session_and_memberships(
     conn: Connection, token: str
-) -> tuple[users.SessionRow, list[Workspace]] | None:
+) -> tuple[users.SessionRow, list[tuple[Workspace, str]]] | None:
     found = users.session(conn, token_hash(token), now=now_us())
     if found is None:
         return None
-    return found, users.workspaces_of(conn, found.user.id)
+    return found, users.memberships(conn, found.user.id)
 
 
 def not_found(ctx: Ctx | None, what: str = "page") -> Response:
@@ -117,6 +122,7 @@ def base_context(ctx: Ctx, section: str = "") -> dict[str, Any]:
         "workspaces": ctx.workspaces,
         "workspace": ctx.workspace,
         "base": f"/app/w/{ctx.workspace.id}/" if ctx.workspace else "/app/",
+        "is_admin": ctx.is_admin,
         "section": section,
         "path": ctx.request.url.path,
         "done": FLASH.get(ctx.request.query_params.get("done", "")),
@@ -126,23 +132,27 @@ def base_context(ctx: Ctx, section: str = "") -> dict[str, Any]:
 Handler = Callable[[Request, Ctx], Awaitable[Response]]
 
 
-def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def page(handler: Handler, *, admin_only: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a dashboard endpoint: signed in (else to the sign-in page), a member of the
     workspace in the URL (else 404, the same answer as for a workspace that does not exist, so
-    URLs reveal nothing), and a valid CSRF token on every POST (else 403)."""
+    URLs reveal nothing), an admin of it for `admin_only` pages and for every POST (else 403),
+    and a valid CSRF token on every POST (else 403)."""
 
     async def endpoint(request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
-        found = await read(request, lambda c: _session_and_workspaces(c, token)) if token else None
+        found = await read(request, lambda c: _session_and_memberships(c, token)) if token else None
         if found is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/app/login?next={quote(target)}", status_code=303)
-        session, workspaces = found
+        session, memberships = found
         ws_id = request.path_params.get("ws")
-        workspace = next((w for w in workspaces if w.id == ws_id), None)
-        ctx = Ctx(request, session.user, session.csrf_token, workspaces, workspace)
+        workspace, role = next(((w, r) for w, r in memberships if w.id == ws_id), (None, None))
+        workspaces = [w for w, _ in memberships]
+        ctx = Ctx(request, session.user, session.csrf_token, workspaces, workspace, role)
         if ws_id is not None and workspace is None:
             return not_found(ctx, "workspace")
+        if workspace is not None and not ctx.is_admin and (admin_only or request.method == "POST"):
+            return render("forbidden.html", {**base_context(ctx), "reason": "role"}, status=403)
         if request.method == "POST":
             form = await request.form()
             sent = form.get("csrf_token")

@@ -143,8 +143,12 @@ async def erase(request: Request, ctx: Ctx) -> Response:
     return RedirectResponse(ctx.url("people?done=erased"), status_code=303)
 
 
+# Each changes who someone is: for the workspace's admins only.
 routes = [
-    Route("/w/{ws}/people/{contact_id}/move", page(move), methods=["GET", "POST"]),
-    Route("/w/{ws}/people/{contact_id}/merge", page(merge), methods=["GET", "POST"]),
-    Route("/w/{ws}/people/{contact_id}/erase", page(erase), methods=["GET", "POST"]),
+    Route(
+        f"/w/{{ws}}/people/{{contact_id}}/{name}",
+        page(action, admin_only=True),
+        methods=["GET", "POST"],
+    )
+    for name, action in (("move", move), ("merge", merge), ("erase", erase))
 ]

@@ -135,8 +135,10 @@ async def revoke_key(request: Request, ctx: Ctx) -> Response:
 
 
 routes = [
-    Route("/w/{ws}/settings", page(settings), methods=["GET"]),
-    Route("/w/{ws}/settings", page(save_settings), methods=["POST"]),
-    Route("/w/{ws}/keys", page(create_key), methods=["POST"]),
-    Route("/w/{ws}/keys/{key_id}/revoke", page(revoke_key), methods=["GET", "POST"]),
+    Route("/w/{ws}/settings", page(settings, admin_only=True), methods=["GET"]),
+    Route("/w/{ws}/settings", page(save_settings, admin_only=True), methods=["POST"]),
+    Route("/w/{ws}/keys", page(create_key, admin_only=True), methods=["POST"]),
+    Route(
+        "/w/{ws}/keys/{key_id}/revoke", page(revoke_key, admin_only=True), methods=["GET", "POST"]
+    ),
 ]

@@ -74,11 +74,17 @@ class FakeSeam:
         return f"http://{host}:{self.port}{path}"
 
     def messages(self) -> list[dict[str, Any]]:
-        """Every message of every acknowledged (2xx) post, in arrival order."""
+        """Every message of every acknowledged (2xx) post, in arrival order, once per
+        messageId as Seam stores them (the tracker may send a message again when it cannot
+        know that a beacon arrived)."""
         with self.cond:
-            return [
+            acknowledged = [
                 m for a in self.attempts if 200 <= a.status < 300 for m in a.body.get("batch", [])
             ]
+        once: dict[str, dict[str, Any]] = {}
+        for m in acknowledged:
+            once.setdefault(m["messageId"], m)
+        return list(once.values())
 
     def wait_for(
         self, pred: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 15
@@ -301,6 +307,11 @@ def test_page_leave_is_beaconed_when_navigating_away(fake: FakeSeam, page: Page)
     assert props["scroll_depth"] == 100
     nxt = fake.wait_type("page", count=2)[1]
     assert nxt["context"]["page"]["referrer"] == fake.url("/long.html")
+    # The endpoint had acknowledged the page view: the beacon is trusted, not sent again
+    # (the next page would have sent its leftovers with its own page view).
+    with fake.cond:
+        posted = [m for a in fake.attempts for m in a.body["batch"] if m["type"] == "page_leave"]
+    assert len(posted) == 1
 
 
 def test_auto_page_false_sends_only_manual_page_views(fake: FakeSeam, page: Page) -> None:
@@ -707,6 +718,30 @@ def test_messages_in_retry_are_kept_after_a_beacon_when_the_tab_is_hidden(
     heal(fake)
     set_visibility(page, "visible")
     fake.wait_type("page_leave")  # by the next retry of this page
+    page.wait_for_function("!Object.keys(localStorage).some(k => k.startsWith('seam_q:'))")
+
+
+def test_messages_beaconed_before_the_endpoint_ever_answered_are_kept_until_acknowledged(
+    fake: FakeSeam, page: Page
+) -> None:
+    """A new visitor hides the tab before the tracker's first send: nothing vouches for the
+    endpoint yet (it is down), so what the beacon carried stays queued until a send of it
+    is acknowledged, instead of being forgotten."""
+    fake.statuses = [503] * 1000
+    fake.pages["/a.html"] = html()
+    page.goto(fake.url("/a.html"))
+    loaded(page)
+    set_visibility(page, "hidden")  # within the first second: all of it leaves by beacon
+    wait_posted(fake, lambda m: m["type"] == "page_leave")
+    with fake.cond:
+        first = fake.attempts[0]
+    # sendBeacon's string body is text/plain;charset=UTF-8, the tracker's fetch text/plain.
+    assert "charset" in first.content_type.lower()
+    assert {m["type"] for m in first.body["batch"]} == {"page", "page_leave"}
+    heal(fake)
+    set_visibility(page, "visible")
+    fake.wait_type("page")  # delivered after all, by an acknowledged send
+    fake.wait_type("page_leave")
     page.wait_for_function("!Object.keys(localStorage).some(k => k.startsWith('seam_q:'))")
 
 

@@ -17,6 +17,7 @@
   const SID = 'seam_sid'; // localStorage key: {id, t: last activity}
   const XID = 'seam_external_contact_id'; // set by the customer's app at login
   const QUEUE_KEY = 'seam_q:'; // prefix: one unsent queue per page instance
+  const OK_KEY = 'seam_ok'; // localStorage key: when the endpoint last acknowledged a send
   const XD_PARAM = '_seam';
   const XD_MAX_AGE_S = 120;
   const YEAR_S = 31536000;
@@ -29,6 +30,7 @@
   const MAX_TRIES = 10; // failed sends of a message before it is given up (~10 min of backoff)
   const MAX_MESSAGE = 32 * 1024; // the server's limit per message (SPEC §3), in UTF-8 bytes
   const MAX_BODY = 60000; // bytes: under the browsers' 64 KB cap on keepalive/beacon bodies
+  const HEALTHY_MS = 10 * 60 * 1000; // an acknowledged send vouches for the endpoint this long
 
   // Loaded twice (two snippets)? The first copy wins.
   if (w.seam && w.seam.loaded) return;
@@ -402,6 +404,9 @@
   let queue = [];
   let inFlight = 0;
   let failures = 0;
+  // The endpoint is known to work: a send was acknowledged (on this page, or on another page
+  // of the site within HEALTHY_MS) and none has failed since.
+  let healthy = now() - Number(lsGet(OK_KEY) || 0) < HEALTHY_MS;
   let timer = 0;
   const queueKey = QUEUE_KEY + uuid().slice(0, 8);
 
@@ -493,6 +498,9 @@
 
   function settle(batch, done, retryAfterMs) {
     inFlight = 0;
+    healthy = done;
+    if (done) lsSet(OK_KEY, String(now()));
+    else lsDel(OK_KEY);
     if (done) {
       failures = 0;
       queue = queue.filter((m) => !batch.includes(m));
@@ -516,10 +524,10 @@
 
   // The page is going away (or may be killed while hidden): hand everything not already in
   // flight to the browser, which delivers beacons after the page is gone. A keepalive fetch
-  // already under way also survives. A beacon's fate is unknown, so only messages sent while
-  // the endpoint looks healthy (no failure since the last success, never tried before) are
-  // forgotten once beaconed; the rest stay queued and persisted (retried here, or by the next
-  // page) until a fetch is acknowledged. So is what the browser refuses.
+  // already under way also survives. A beacon's fate is unknown, so only messages never tried
+  // before, sent while the endpoint is known to work (`healthy`), are forgotten once beaconed;
+  // the rest stay queued and persisted (retried here, or by the next page) until a fetch is
+  // acknowledged. So is what the browser refuses.
   function beaconFlush() {
     let rest = queue.slice(inFlight);
     const gone = [];
@@ -527,7 +535,7 @@
       const batch = take(rest);
       if (!attempt(() => nav.sendBeacon(endpoint, body(batch)), false)) break;
       rest = rest.slice(batch.length);
-      if (!failures) gone.push(...batch.filter((m) => !m.tries));
+      if (healthy) gone.push(...batch.filter((m) => !m.tries));
     }
     queue = queue.filter((m) => !gone.includes(m));
     persist();

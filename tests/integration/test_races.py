@@ -15,6 +15,7 @@ from servers import Cluster, two_servers
 from sqlalchemy import Connection, text
 
 from seam.clock import now_us
+from seam.enrichment import enrich
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.operations import erase_contact, merge_contacts, move_visitor
@@ -364,4 +365,50 @@ def test_an_ingest_that_used_a_contact_erased_meanwhile_keeps_nothing_of_it(pg_u
             {"c": fay},
         ).scalar_one()
     assert named == 0
+    db.dispose()
+
+
+@pytest.mark.postgres
+def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_url: str) -> None:
+    """The pass stores a raced event as bob's; an admin merges bob into the contact his form
+    made, in another process, before the pass commits. The merge must wait for the pass and
+    then move that event too, not leave it naming the deleted contact."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "enriched-meanwhile")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "bob", "anonymousId": "bob-pc"})
+        _ingest(
+            conn,
+            caller,
+            {"type": "form", "anonymousId": "bob-phone", "traits": {"email": "bob@example.com"}},
+        )
+        bob, by_form = _contact_of(conn, ws.id, "bob-pc"), _contact_of(conn, ws.id, "bob-phone")
+        # Stored without a contact by a transaction that read the device before its binding.
+        conn.execute(
+            text(
+                "INSERT INTO events (workspace_id, message_id, type, anonymous_id, timestamp,"
+                " received_at) VALUES (:ws, 'raced', 'page', 'bob-pc', :at, :at)"
+            ),
+            {"ws": ws.id, "at": now_us()},
+        )
+    assert bob and by_form
+
+    def merge() -> None:
+        with db.writer.begin() as conn:
+            merge_contacts(conn, ws.id, by_form, bob, None)
+
+    with db.writer.connect() as pass_conn, ThreadPoolExecutor(1) as pool:
+        pass_tx = pass_conn.begin()
+        assert enrich(pass_conn, since=None) == 1  # the raced event is bob's now
+        merging = pool.submit(merge)
+        with pytest.raises(TimeoutError):
+            merging.result(timeout=1)
+        pass_tx.commit()
+        merging.result(timeout=30)
+
+    with db.reader.connect() as conn:
+        assert _event_contact(conn, ws.id, "raced") == by_form
     db.dispose()

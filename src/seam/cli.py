@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from sqlalchemy import Connection
 
 from seam.app_tokens import public_key_problem, secret_too_short
 from seam.settings import DEFAULT_DATABASE_URL, Settings
@@ -385,11 +386,7 @@ def user_create(
     db = _open(db_url)
     with db.writer.begin() as conn:
         if workspace_ids:
-            found = [ws_store.find_workspace(conn, w) for w in workspace_ids]
-            missing = [w for w, ws in zip(workspace_ids, found, strict=True) if ws is None]
-            if missing:
-                raise click.ClickException(f"no workspace {missing[0]!r}")
-            members = [ws for ws in found if ws is not None]
+            members = _workspaces_named(conn, workspace_ids)
         else:
             members = ws_store.list_workspaces(conn)
         created = users.create_user(conn, email, password_hash, now=now_us())
@@ -401,6 +398,48 @@ def user_create(
     click.echo(f"created user {email} ({role} of: {names})")
     if generated:
         click.echo(f"password (shown only this once): {generated}")
+
+
+@user.command("grant")
+@click.argument("email")
+@click.option(
+    "--workspace",
+    "workspace_ids",
+    multiple=True,
+    required=True,
+    help="Workspace id or name (repeatable).",
+)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=ADMIN,
+    show_default=True,
+    help="admin (everything) or viewer (reads; changes nothing).",
+)
+@db_option
+def user_grant(email: str, workspace_ids: tuple[str, ...], role: str, db_url: str) -> None:
+    """Make an existing dashboard user a member of workspaces, or change their role there."""
+    from seam.store import users
+
+    email = email.strip().lower()
+    db = _open(db_url)
+    with db.writer.begin() as conn:
+        user = users.by_email(conn, email)
+        if user is None:
+            raise click.ClickException(f"no user {email!r}")
+        members = _workspaces_named(conn, workspace_ids)
+        for ws in members:
+            users.grant(conn, ws.id, user.id, role)
+    click.echo(f"{email} is now {role} of: {', '.join(ws.name for ws in members)}")
+
+
+def _workspaces_named(conn: Connection, names: tuple[str, ...]) -> list[Workspace]:
+    """The workspaces these ids or names give, or a usage error naming the first unknown."""
+    found = [ws_store.find_workspace(conn, w) for w in names]
+    missing = [w for w, ws in zip(names, found, strict=True) if ws is None]
+    if missing:
+        raise click.ClickException(f"no workspace {missing[0]!r}")
+    return [ws for ws in found if ws is not None]
 
 
 IMPORT_FORMATS = (".csv", ".jsonl", ".ndjson")

@@ -89,6 +89,7 @@ class Dashboard:
     client: httpx.Client
     ws: Workspace
     csrf: str = ""
+    email: str = ""
 
     @property
     def base(self) -> str:
@@ -136,7 +137,7 @@ def _signed_in(server: Server, workspace: Workspace, *role: str) -> Iterator[Das
             },
         )
         assert signed_in.status_code == 303, signed_in.text[:2000]
-        board = Dashboard(client, workspace)
+        board = Dashboard(client, workspace, email=email)
         board.csrf = _hidden(board.get(""), "csrf_token")
         yield board
 
@@ -478,6 +479,30 @@ def test_a_viewer_sees_no_settings_and_cannot_change_them(
     assert _stored_domains(dashboard) == before
     keys = dashboard.get("settings").count("data-key-id=")
     assert keys == 2  # the workspace's own write and secret keys, no new one
+
+
+def test_an_admin_can_be_made_a_viewer_and_back_with_the_cli(
+    dashboard: Dashboard, server: Server, workspace: Workspace
+) -> None:
+    dashboard.get("settings")
+    made = server.cli(
+        "user", "grant", dashboard.email, "--workspace", workspace.id, "--role", "viewer"
+    )
+    assert "viewer" in made.stdout
+    dashboard.get("settings", status=403)
+    server.cli("user", "grant", dashboard.email, "--workspace", workspace.name)
+    dashboard.get("settings")
+
+
+def test_granting_needs_a_known_user_and_workspace(server: Server, workspace: Workspace) -> None:
+    unknown_user = server.cli(
+        "user", "grant", "nobody@example.com", "--workspace", workspace.id, check=False
+    )
+    assert unknown_user.returncode != 0 and "no user" in unknown_user.stderr
+    email = f"{uid()}@example.com"
+    server.cli("user", "create", email, "--workspace", workspace.id, "--generate-password")
+    unknown_ws = server.cli("user", "grant", email, "--workspace", "no-such-ws", check=False)
+    assert unknown_ws.returncode != 0 and "no workspace 'no-such-ws'" in unknown_ws.stderr
 
 
 def test_the_cli_refuses_an_unknown_role(server: Server, workspace: Workspace) -> None:

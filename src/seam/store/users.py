@@ -65,6 +65,18 @@ def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = AD
     conn.execute(stmt.on_conflict_do_nothing())
 
 
+def grant(conn: Connection, workspace_id: str, user_id: str, role: str) -> None:
+    """Make the user a member of the workspace with `role`, or change their role there."""
+    stmt = insert(conn, workspace_members).values(
+        workspace_id=workspace_id, user_id=user_id, role=role
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["workspace_id", "user_id"], set_={"role": stmt.excluded.role}
+        )
+    )
+
+
 def memberships(conn: Connection, user_id: str) -> list[tuple[Workspace, str]]:
     """The workspaces the user is a member of, by name (the only ones the dashboard shows),
     with the user's role in each."""

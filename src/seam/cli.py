@@ -393,7 +393,7 @@ def user_create(
         if created is None:
             raise click.ClickException(f"a user {email!r} already exists")
         for ws in members:
-            users.add_member(conn, ws.id, created.id, role)
+            users.grant(conn, ws.id, created.id, role)
     names = ", ".join(ws.name for ws in members) or "no workspace"
     click.echo(f"created user {email} ({role} of: {names})")
     if generated:

@@ -58,13 +58,6 @@ VIEWER = "viewer"
 ROLES = (ADMIN, VIEWER)
 
 
-def add_member(conn: Connection, workspace_id: str, user_id: str, role: str = ADMIN) -> None:
-    stmt = insert(conn, workspace_members).values(
-        workspace_id=workspace_id, user_id=user_id, role=role
-    )
-    conn.execute(stmt.on_conflict_do_nothing())
-
-
 def grant(conn: Connection, workspace_id: str, user_id: str, role: str) -> None:
     """Make the user a member of the workspace with `role`, or change their role there."""
     stmt = insert(conn, workspace_members).values(

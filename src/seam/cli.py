@@ -331,6 +331,15 @@ def key_revoke(key_id: str, db_url: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+role_option = click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=ADMIN,
+    show_default=True,
+    help="In those workspaces: admin (everything) or viewer (reads; changes nothing).",
+)
+
+
 @main.group()
 def user() -> None:
     """Dashboard accounts."""
@@ -344,13 +353,7 @@ def user() -> None:
     multiple=True,
     help="Workspace id or name the user may see (repeatable; default: every workspace).",
 )
-@click.option(
-    "--role",
-    type=click.Choice(ROLES),
-    default=ADMIN,
-    show_default=True,
-    help="In those workspaces: admin (everything) or viewer (reads; changes nothing).",
-)
+@role_option
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
 @db_option
@@ -409,13 +412,7 @@ def user_create(
     required=True,
     help="Workspace id or name (repeatable).",
 )
-@click.option(
-    "--role",
-    type=click.Choice(ROLES),
-    default=ADMIN,
-    show_default=True,
-    help="admin (everything) or viewer (reads; changes nothing).",
-)
+@role_option
 @db_option
 def user_grant(email: str, workspace_ids: tuple[str, ...], role: str, db_url: str) -> None:
     """Make an existing dashboard user a member of workspaces, or change their role there."""

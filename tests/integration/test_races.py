@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import httpx
 import psycopg
@@ -20,9 +21,10 @@ from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.operations import erase_contact, merge_contacts, move_visitor
 from seam.store import audit, transactions, visitors, workspaces
-from seam.store.engine import open_database
+from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate
 from seam.store.transactions import ConcurrentChange
+from seam.store.workspaces import Workspace
 
 
 @pytest.fixture(
@@ -44,6 +46,24 @@ def cluster(
 def pg_cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with two_servers(pg_url, tmp_path_factory.mktemp("race-pg")) as found:
         yield found
+
+
+@dataclass(frozen=True)
+class Store:
+    db: Database
+    ws: Workspace
+    caller: Caller
+
+
+@pytest.fixture
+def pg_store(pg_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """The PostgreSQL store, with a workspace of the test's own written with a secret key."""
+    db = open_database(pg_url)
+    migrate(db)
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, request.node.name[:100])
+    yield Store(db, ws, Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True))
+    db.dispose()
 
 
 def post_all(urls: list[str], secret: str, bodies: list[dict[str, object]]) -> list[dict]:
@@ -128,15 +148,11 @@ def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
 
 
 @pytest.mark.postgres
-def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: str) -> None:
+def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_store: Store) -> None:
     """A transaction read the device as free; before it binds it, another one binds it to the
     same contact and commits. The late one must see that it did not make the binding: one
     `visitor_bound` in the audit, and it reports no events linked."""
-    db = open_database(pg_url)
-    migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "stale-read")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
 
     def identify() -> Message:
         message = validate(
@@ -180,7 +196,6 @@ def test_a_device_bound_meanwhile_to_the_same_person_is_not_bound_twice(pg_url: 
         bound = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bound")
         refused = audit.query(conn, ws.id, anonymous_id="dev-same", action="visitor_bind_refused")
     assert (len(bound), len(refused)) == (1, 0)
-    db.dispose()
 
 
 def _message(raw: dict[str, object]) -> Message:
@@ -213,26 +228,42 @@ def _event_contact(conn: Connection, ws: str, message_id: str) -> str | None:
     ).scalar_one()
 
 
+def _rows_naming(conn: Connection, contact_id: str) -> int:
+    """Events and devices that name the contact."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM events WHERE contact_id = :c)"
+                " + (SELECT count(*) FROM visitors WHERE contact_id = :c)"
+            ),
+            {"c": contact_id},
+        ).scalar_one()
+    )
+
+
+def _bob_and_his_form_contact(store: Store, device: str) -> tuple[str, str]:
+    """Two contacts a merge may join: bob by his user id on `device`, and the one a form with
+    his email made on his phone."""
+    with store.db.writer.begin() as conn:
+        _ingest(conn, store.caller, {"type": "identify", "userId": "bob", "anonymousId": device})
+        form = {"type": "form", "anonymousId": "bob-phone", "traits": {"email": "bob@example.com"}}
+        _ingest(conn, store.caller, form)
+        bob, by_form = (
+            _contact_of(conn, store.ws.id, device),
+            _contact_of(conn, store.ws.id, "bob-phone"),
+        )
+    assert bob and by_form and bob != by_form
+    return bob, by_form
+
+
 @pytest.mark.postgres
-def test_an_ingest_that_used_a_contact_merged_meanwhile_starts_over(pg_url: str) -> None:
+def test_an_ingest_that_used_a_contact_merged_meanwhile_starts_over(pg_store: Store) -> None:
     """A transaction read bob's contact and wrote a binding and an event naming it; before
     it commits, an admin merges bob into the contact his form created, in another process.
     It must not commit rows naming the deleted contact: it starts over and finds bob where
     the merge put him."""
-    db = open_database(pg_url)
-    migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "merged-meanwhile")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
-    with db.writer.begin() as conn:
-        _ingest(conn, caller, {"type": "identify", "userId": "bob", "anonymousId": "bob-laptop"})
-        _ingest(
-            conn,
-            caller,
-            {"type": "form", "anonymousId": "bob-phone", "traits": {"email": "bob@example.com"}},
-        )
-        bob, by_form = _contact_of(conn, ws.id, "bob-laptop"), _contact_of(conn, ws.id, "bob-phone")
-    assert bob and by_form and bob != by_form
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
+    bob, by_form = _bob_and_his_form_contact(pg_store, "bob-laptop")
     track = {"type": "track", "event": "Opened", "userId": "bob", "anonymousId": "bob-tablet"}
     track["messageId"] = "tablet-1"
 
@@ -250,27 +281,15 @@ def test_an_ingest_that_used_a_contact_merged_meanwhile_starts_over(pg_url: str)
     with db.reader.connect() as conn:
         assert _contact_of(conn, ws.id, "bob-tablet") == by_form
         assert _event_contact(conn, ws.id, "tablet-1") == by_form
-        dangling = conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM events WHERE contact_id = :c)"
-                " + (SELECT count(*) FROM visitors WHERE contact_id = :c)"
-            ),
-            {"c": bob},
-        ).scalar_one()
-    assert dangling == 0
-    db.dispose()
+        assert _rows_naming(conn, bob) == 0
 
 
 @pytest.mark.postgres
-def test_an_event_stored_through_a_device_moved_meanwhile_follows_the_move(pg_url: str) -> None:
+def test_an_event_stored_through_a_device_moved_meanwhile_follows_the_move(pg_store: Store) -> None:
     """An anonymous page view of a bound device names the device's contact; an admin moves
     the device to another contact before that transaction commits. The event must end on
     the contact the device was moved to, not stay behind with the previous one."""
-    db = open_database(pg_url)
-    migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "moved-meanwhile")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
     with db.writer.begin() as conn:
         _ingest(conn, caller, {"type": "identify", "userId": "ann", "anonymousId": "shared-pc"})
         _ingest(conn, caller, {"type": "identify", "userId": "cy", "anonymousId": "cy-phone"})
@@ -296,18 +315,13 @@ def test_an_event_stored_through_a_device_moved_meanwhile_follows_the_move(pg_ur
     with db.reader.connect() as conn:
         assert _contact_of(conn, ws.id, "shared-pc") == cy
         assert _event_contact(conn, ws.id, "pc-page") == cy
-    db.dispose()
 
 
 @pytest.mark.postgres
-def test_an_ingest_that_read_a_binding_moved_meanwhile_starts_over(pg_url: str) -> None:
+def test_an_ingest_that_read_a_binding_moved_meanwhile_starts_over(pg_store: Store) -> None:
     """As above, but the move commits first, between the ingest's read of the binding and
     its commit: the ingest starts over and stores the event as the new owner's."""
-    db = open_database(pg_url)
-    migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "moved-before")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
     with db.writer.begin() as conn:
         _ingest(conn, caller, {"type": "identify", "userId": "dee", "anonymousId": "kiosk"})
         _ingest(conn, caller, {"type": "identify", "userId": "eve", "anonymousId": "eve-phone"})
@@ -328,18 +342,15 @@ def test_an_ingest_that_read_a_binding_moved_meanwhile_starts_over(pg_url: str) 
     transactions.run(db.writer, lambda conn: _ingest(conn, caller, page))
     with db.reader.connect() as conn:
         assert _event_contact(conn, ws.id, "kiosk-page") == eve
-    db.dispose()
 
 
 @pytest.mark.postgres
-def test_an_ingest_that_used_a_contact_erased_meanwhile_keeps_nothing_of_it(pg_url: str) -> None:
+def test_an_ingest_that_used_a_contact_erased_meanwhile_keeps_nothing_of_it(
+    pg_store: Store,
+) -> None:
     """An erasure in another process commits while an ingest holds a binding and an event
     naming the erased contact: nothing naming that contact may be committed after it."""
-    db = open_database(pg_url)
-    migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "erased-meanwhile")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
     with db.writer.begin() as conn:
         _ingest(conn, caller, {"type": "identify", "userId": "fay", "anonymousId": "fay-pc"})
         fay = _contact_of(conn, ws.id, "fay-pc")
@@ -357,35 +368,17 @@ def test_an_ingest_that_used_a_contact_erased_meanwhile_keeps_nothing_of_it(pg_u
         late_tx.rollback()
 
     with db.reader.connect() as conn:
-        named = conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM events WHERE contact_id = :c)"
-                " + (SELECT count(*) FROM visitors WHERE contact_id = :c)"
-            ),
-            {"c": fay},
-        ).scalar_one()
-    assert named == 0
-    db.dispose()
+        assert _rows_naming(conn, fay) == 0
 
 
 @pytest.mark.postgres
-def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_url: str) -> None:
+def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_store: Store) -> None:
     """The pass stores a raced event as bob's; an admin merges bob into the contact his form
     made, in another process, before the pass commits. The merge must wait for the pass and
     then move that event too, not leave it naming the deleted contact."""
-    db = open_database(pg_url)
-    migrate(db)
+    db, ws = pg_store.db, pg_store.ws
+    bob, by_form = _bob_and_his_form_contact(pg_store, "bob-pc")
     with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "enriched-meanwhile")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
-    with db.writer.begin() as conn:
-        _ingest(conn, caller, {"type": "identify", "userId": "bob", "anonymousId": "bob-pc"})
-        _ingest(
-            conn,
-            caller,
-            {"type": "form", "anonymousId": "bob-phone", "traits": {"email": "bob@example.com"}},
-        )
-        bob, by_form = _contact_of(conn, ws.id, "bob-pc"), _contact_of(conn, ws.id, "bob-phone")
         # Stored without a contact by a transaction that read the device before its binding.
         conn.execute(
             text(
@@ -394,7 +387,6 @@ def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_url: str) -> 
             ),
             {"ws": ws.id, "at": now_us()},
         )
-    assert bob and by_form
 
     def merge() -> None:
         with db.writer.begin() as conn:
@@ -411,4 +403,3 @@ def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_url: str) -> 
 
     with db.reader.connect() as conn:
         assert _event_contact(conn, ws.id, "raced") == by_form
-    db.dispose()

@@ -499,15 +499,15 @@
   function settle(batch, done, retryAfterMs) {
     inFlight = 0;
     healthy = done;
-    if (done) lsSet(OK_KEY, String(now()));
-    else lsDel(OK_KEY);
     if (done) {
+      lsSet(OK_KEY, String(now()));
       failures = 0;
       queue = queue.filter((m) => !batch.includes(m));
       persist();
       schedule(0);
       return;
     }
+    lsDel(OK_KEY);
     // A batch that keeps failing (a message the server chokes on, a 413 without CORS headers,
     // which reads as a network error) must not block what comes after it forever.
     queue = queue.filter((m) => !(m.tries >= MAX_TRIES));

@@ -340,6 +340,15 @@ role_option = click.option(
 )
 
 
+workspaces_option = click.option(
+    "--workspace",
+    "workspace_ids",
+    multiple=True,
+    required=True,
+    help="Workspace id or name (repeatable).",
+)
+
+
 @main.group()
 def user() -> None:
     """Dashboard accounts."""
@@ -396,7 +405,7 @@ def user_create(
         if created is None:
             raise click.ClickException(f"a user {email!r} already exists")
         for ws in members:
-            users.grant(conn, ws.id, created.id, role)
+            users.set_role(conn, ws.id, created.id, role)
     names = ", ".join(ws.name for ws in members) or "no workspace"
     click.echo(f"created user {email} ({role} of: {names})")
     if generated:
@@ -405,17 +414,53 @@ def user_create(
 
 @user.command("grant")
 @click.argument("email")
-@click.option(
-    "--workspace",
-    "workspace_ids",
-    multiple=True,
-    required=True,
-    help="Workspace id or name (repeatable).",
-)
+@workspaces_option
 @role_option
 @db_option
 def user_grant(email: str, workspace_ids: tuple[str, ...], role: str, db_url: str) -> None:
     """Make an existing dashboard user a member of workspaces, or change their role there."""
+    names = _set_role(db_url, email, workspace_ids, role)
+    click.echo(f"{email.strip().lower()} is now {role} of: {names}")
+
+
+@user.command("revoke")
+@click.argument("email")
+@workspaces_option
+@db_option
+def user_revoke(email: str, workspace_ids: tuple[str, ...], db_url: str) -> None:
+    """Remove a dashboard user from workspaces (their open sessions lose them at once)."""
+    names = _set_role(db_url, email, workspace_ids, None)
+    click.echo(f"{email.strip().lower()} is no longer a member of: {names}")
+
+
+@user.command("list")
+@click.option("--workspace", "workspace_ids", multiple=True, help="Only these (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per membership.")
+@db_option
+def user_list(workspace_ids: tuple[str, ...], as_json: bool, db_url: str) -> None:
+    """The members of each workspace, with their roles."""
+    from seam.store import users
+
+    db = _open(db_url)
+    with db.reader.connect() as conn:
+        chosen = (
+            _workspaces_named(conn, workspace_ids)
+            if workspace_ids
+            else ws_store.list_workspaces(conn)
+        )
+        listed = [(ws, users.members(conn, ws.id)) for ws in chosen]
+    for ws, members in listed:
+        for m in members:
+            if as_json:
+                row = {"workspace_id": ws.id, "workspace": ws.name, "email": m.email}
+                click.echo(json.dumps({**row, "role": m.role}))
+            else:
+                click.echo(f"{ws.name}\t{m.email}\t{m.role}")
+
+
+def _set_role(db_url: str, email: str, workspace_ids: tuple[str, ...], role: str | None) -> str:
+    """Give the user `role` (None: remove them) in each workspace, all or none; the names of
+    the workspaces, or a usage error."""
     from seam.store import users
 
     email = email.strip().lower()
@@ -424,10 +469,13 @@ def user_grant(email: str, workspace_ids: tuple[str, ...], role: str, db_url: st
         user = users.by_email(conn, email)
         if user is None:
             raise click.ClickException(f"no user {email!r}")
-        members = _workspaces_named(conn, workspace_ids)
-        for ws in members:
-            users.grant(conn, ws.id, user.id, role)
-    click.echo(f"{email} is now {role} of: {', '.join(ws.name for ws in members)}")
+        chosen = _workspaces_named(conn, workspace_ids)
+        for ws in chosen:
+            if not users.set_role(conn, ws.id, user.id, role):
+                raise click.ClickException(
+                    f"{email} is the last admin of {ws.name!r}; make another member admin first"
+                )
+    return ", ".join(ws.name for ws in chosen)
 
 
 def _workspaces_named(conn: Connection, names: tuple[str, ...]) -> list[Workspace]:

@@ -200,6 +200,24 @@ def test_admin_merges_duplicate_lead_into_identified_contact(workspace: Workspac
     assert workspace.audit(action="contacts_merged")[0]["details"]["events_moved"] == 2
 
 
+def test_a_merge_gives_the_survivor_the_companies_of_both_once(workspace: Workspace):
+    shared, own, theirs = uid("shared_"), uid("own_"), uid("theirs_")
+    keep_ext, vid = uid("keep_"), uid("vid_")
+    keep = workspace.identify({"userId": keep_ext})["contact_id"]
+    for company in (shared, own):
+        workspace.send("group", {"userId": keep_ext, "groupId": company})
+    # A lead: a form filled in by a visitor who, while anonymous, joined two companies.
+    for company in (shared, theirs):
+        workspace.send("group", {"anonymousId": vid, "groupId": company})
+    email = f"{uid('lead')}@example.com"
+    workspace.batch([{"type": "form", "anonymousId": vid, "traits": {"email": email}}])
+    (lead,) = workspace.contacts(email=email)
+    assert sorted(workspace.contact(lead["id"])["groups"]) == sorted([shared, theirs])
+
+    expect(workspace.secret(f"/v1/contacts/{keep}/merge", {"from_contact_id": lead["id"]}))
+    assert sorted(workspace.contact(keep)["groups"]) == sorted([shared, own, theirs])
+
+
 def test_a_merge_keeps_every_email_of_both_contacts(workspace: Workspace):
     """The merged-away contact's email joins the survivor: looking it up finds the survivor,
     and the next form with it is not a new person."""

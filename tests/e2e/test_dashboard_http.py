@@ -8,6 +8,7 @@ CSRF token, as a browser would. Pages are read with html.parser.
 from __future__ import annotations
 
 import html
+import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -485,6 +486,10 @@ def test_an_admin_can_be_made_a_viewer_and_back_with_the_cli(
     dashboard: Dashboard, server: Server, workspace: Workspace
 ) -> None:
     dashboard.get("settings")
+    # Not the workspace's last admin (see the members tests).
+    server.cli(
+        "user", "create", f"{uid()}@example.com", "--workspace", workspace.id, "--generate-password"
+    )
     made = server.cli(
         "user", "grant", dashboard.email, "--workspace", workspace.id, "--role", "viewer"
     )
@@ -519,3 +524,100 @@ def test_the_cli_refuses_an_unknown_role(server: Server, workspace: Workspace) -
     )
     assert made.returncode != 0
     assert "owner" in made.stderr
+
+
+# -- members ---------------------------------------------------------------------------------
+
+
+def _members(page: str) -> dict[str, tuple[str, str]]:
+    """email -> (role, user id) of the settings page's member table."""
+    rows = re.findall(
+        r'<tr data-member="([^"]+)" data-role="([^"]+)">.*?members/([^"/]+)"', page, re.S
+    )
+    return {html.unescape(email): (role, user_id) for email, role, user_id in rows}
+
+
+def test_an_admin_adds_an_account_changes_its_role_and_removes_it(
+    dashboard: Dashboard, server: Server, workspace: Workspace, shared_workspace: Workspace
+) -> None:
+    with _signed_in(server, shared_workspace) as other:
+        here = f"/app/w/{workspace.id}/"
+        other.get(here, status=404)
+        dashboard.post("members", {"email": other.email.upper(), "role": "viewer"})
+        role, other_id = _members(dashboard.get("settings"))[other.email]
+        assert role == "viewer"
+        other.get(here + "people")
+        other.get(here + "settings", status=403)
+        refused = other.client.post(
+            here + "members", data={"csrf_token": other.csrf, "email": other.email, "role": "admin"}
+        )
+        assert refused.status_code == 403
+
+        dashboard.post(f"members/{other_id}", {"role": "admin"})
+        assert _members(dashboard.get("settings"))[other.email][0] == "admin"
+        other.get(here + "settings")
+
+        dashboard.post(f"members/{other_id}", {"remove": "yes"})
+        assert other.email not in _members(dashboard.get("settings"))
+        other.get(here, status=404)  # at once: memberships are read on every request
+        other.get("")  # still a member of their own workspace
+
+
+def test_the_last_admin_can_neither_step_down_nor_be_removed(
+    dashboard: Dashboard, server: Server, workspace: Workspace
+) -> None:
+    _, me = _members(dashboard.get("settings"))[dashboard.email]
+    for form in ({"role": "viewer"}, {"remove": "yes"}):
+        refused = dashboard.post(f"members/{me}", form, status=409).text
+        assert "needs an admin" in alert(refused)
+    assert _members(dashboard.get("settings"))[dashboard.email][0] == "admin"
+
+    # With a second admin, the first may step down; their settings are then closed to them.
+    server.cli(
+        "user", "create", f"{uid()}@example.com", "--workspace", workspace.id, "--generate-password"
+    )
+    stepped_down = dashboard.post(f"members/{me}", {"role": "viewer"})
+    assert stepped_down.headers["location"] == "/app/"
+    dashboard.get("settings", status=403)
+
+
+def test_adding_a_member_needs_an_existing_account_and_a_role(dashboard: Dashboard) -> None:
+    unknown = dashboard.post("members", {"email": "nobody@example.com", "role": "viewer"}, 400)
+    assert "No account has that email" in alert(unknown.text)
+    bad_role = dashboard.post("members", {"email": dashboard.email, "role": "owner"}, 400)
+    assert "admin or viewer" in alert(bad_role.text)
+    dashboard.post("members/no-such-user", {"role": "viewer"}, 404)
+
+
+def test_the_cli_lists_and_revokes_members_but_keeps_an_admin(
+    server: Server, workspace: Workspace
+) -> None:
+    admin, viewer = f"{uid('a')}@example.com", f"{uid('v')}@example.com"
+    server.cli("user", "create", admin, "--workspace", workspace.id, "--generate-password")
+    server.cli(
+        "user",
+        "create",
+        viewer,
+        "--workspace",
+        workspace.name,
+        "--role",
+        "viewer",
+        "--generate-password",
+    )
+    listed = server.cli("user", "list", "--workspace", workspace.id, "--json").stdout
+    assert [json.loads(line) for line in listed.splitlines()] == [
+        {"workspace_id": workspace.id, "workspace": workspace.name, "email": e, "role": r}
+        for e, r in sorted([(admin, "admin"), (viewer, "viewer")])
+    ]
+    lines = server.cli("user", "list", "--workspace", workspace.id).stdout.splitlines()
+    assert lines == sorted(
+        [f"{workspace.name}\t{admin}\tadmin", f"{workspace.name}\t{viewer}\tviewer"]
+    )
+
+    for args in (("revoke", admin), ("grant", admin, "--role", "viewer")):
+        refused = server.cli("user", *args, "--workspace", workspace.id, check=False)
+        assert refused.returncode != 0 and "last admin" in refused.stderr
+    revoked = server.cli("user", "revoke", viewer, "--workspace", workspace.id)
+    assert workspace.name in revoked.stdout
+    lines = server.cli("user", "list", "--workspace", workspace.id).stdout.splitlines()
+    assert lines == [f"{workspace.name}\t{admin}\tadmin"]

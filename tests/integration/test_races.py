@@ -20,7 +20,7 @@ from seam.enrichment import enrich
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.operations import erase_contact, merge_contacts, move_visitor
-from seam.store import audit, transactions, visitors, workspaces
+from seam.store import audit, transactions, users, visitors, workspaces
 from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate
 from seam.store.transactions import ConcurrentChange
@@ -403,3 +403,33 @@ def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_store: Store)
 
     with db.reader.connect() as conn:
         assert _event_contact(conn, ws.id, "raced") == by_form
+
+
+@pytest.mark.postgres
+def test_two_admins_stepping_down_at_once_leave_one_admin(pg_store: Store) -> None:
+    """Each admin sees the other as an admin and steps down; without the member rows held,
+    both would pass the last-admin check and leave a workspace nobody can manage."""
+    db, ws = pg_store.db, pg_store.ws
+    with db.writer.begin() as conn:
+        ada = users.create_user(conn, f"ada-{ws.id}@example.com", "x", now=now_us())
+        bo = users.create_user(conn, f"bo-{ws.id}@example.com", "x", now=now_us())
+        assert ada and bo
+        for someone in (ada, bo):
+            assert users.set_role(conn, ws.id, someone.id, users.ADMIN)
+
+    def bo_steps_down() -> bool:
+        with db.writer.begin() as conn:
+            return users.set_role(conn, ws.id, bo.id, users.VIEWER)
+
+    with db.writer.connect() as conn, ThreadPoolExecutor(1) as pool:
+        first = conn.begin()
+        assert users.set_role(conn, ws.id, ada.id, users.VIEWER)
+        second = pool.submit(bo_steps_down)
+        with pytest.raises(TimeoutError):
+            second.result(timeout=1)  # waits for the member rows
+        first.commit()
+        assert second.result(timeout=30) is False
+
+    with db.reader.connect() as conn:
+        roles = {m.email.split("-")[0]: m.role for m in users.members(conn, ws.id)}
+    assert roles == {"ada": users.VIEWER, "bo": users.ADMIN}

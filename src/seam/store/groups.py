@@ -33,6 +33,21 @@ _add_member = Statement(
 )
 
 
+# The visitor's (or merged contact's) memberships, taken away in one round trip: the rows it
+# returns are what the new member gets.
+_take_memberships = Statement(
+    lambda conn: (
+        delete(memberships)
+        .where(
+            memberships.c.workspace_id == bindparam("ws"),
+            memberships.c.member_kind == bindparam("kind"),
+            memberships.c.member_id == bindparam("member_id"),
+        )
+        .returning(memberships.c.group_id)
+    )
+)
+
+
 def ensure_company(conn: Connection, ws: str, group_id: str, now: int) -> None:
     _ensure_company.run(conn, ws=ws, group_id=group_id, now=now)
 
@@ -61,16 +76,6 @@ def reassign_member(
 ) -> None:
     """Memberships follow a merged contact, or a visitor to the contact it is bound to (ones
     the contact already had are kept once)."""
-    for group_id in groups_of(conn, ws, member_kind, member_id):
+    taken = _take_memberships.rows(conn, ws=ws, kind=member_kind, member_id=member_id)
+    for (group_id,) in sorted(taken):
         add_member(conn, ws, group_id, "contact", to_contact, now)
-    remove_member(conn, ws, member_kind, member_id)
-
-
-def remove_member(conn: Connection, ws: str, member_kind: str, member_id: str) -> None:
-    conn.execute(
-        delete(memberships).where(
-            memberships.c.workspace_id == ws,
-            memberships.c.member_kind == member_kind,
-            memberships.c.member_id == member_id,
-        )
-    )

@@ -7,6 +7,7 @@ password hash is computed by the caller with argon2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,51 @@ VIEWER = "viewer"
 ROLES = (ADMIN, VIEWER)
 
 
-def grant(conn: Connection, workspace_id: str, user_id: str, role: str) -> None:
-    """Make the user a member of the workspace with `role`, or change their role there."""
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    email: str
+    role: str
+
+
+def takes_the_last_admin(roles: Mapping[str, str], user_id: str, role: str | None) -> bool:
+    """Whether giving the member `role` (None: removing them) leaves the workspace, which has
+    these members (user id -> role), without an admin: nobody could change its settings,
+    keys or members from the dashboard any more."""
+    if roles.get(user_id) != ADMIN or role == ADMIN:
+        return False
+    return not any(r == ADMIN for other, r in roles.items() if other != user_id)
+
+
+def members(conn: Connection, workspace_id: str, *, lock: bool = False) -> list[Member]:
+    """The workspace's members by email. `lock`: hold their rows until the transaction ends
+    (PostgreSQL), so two admins demoting each other at once cannot both pass the last-admin
+    check."""
+    stmt = (
+        select(users.c.id, users.c.email, workspace_members.c.role)
+        .join(users, users.c.id == workspace_members.c.user_id)
+        .where(workspace_members.c.workspace_id == workspace_id)
+        .order_by(users.c.email)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=workspace_members)
+    return [Member(row.id, row.email, row.role) for row in conn.execute(stmt)]
+
+
+def set_role(conn: Connection, workspace_id: str, user_id: str, role: str | None) -> bool:
+    """Make the user a member of the workspace with `role`, change their role there, or
+    (None) remove them; refused (False, nothing changed) when it would take the last admin."""
+    roles = {m.user_id: m.role for m in members(conn, workspace_id, lock=True)}
+    if takes_the_last_admin(roles, user_id, role):
+        return False
+    if role is None:
+        conn.execute(
+            delete(workspace_members).where(
+                workspace_members.c.workspace_id == workspace_id,
+                workspace_members.c.user_id == user_id,
+            )
+        )
+        return True
     stmt = insert(conn, workspace_members).values(
         workspace_id=workspace_id, user_id=user_id, role=role
     )
@@ -68,6 +112,7 @@ def grant(conn: Connection, workspace_id: str, user_id: str, role: str) -> None:
             index_elements=["workspace_id", "user_id"], set_={"role": stmt.excluded.role}
         )
     )
+    return True
 
 
 def memberships(conn: Connection, user_id: str) -> list[tuple[Workspace, str]]:

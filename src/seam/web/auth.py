@@ -41,6 +41,9 @@ FLASH = {
     "erased": "The person was erased.",
     "saved": "Settings saved.",
     "revoked": "The key was revoked.",
+    "member_added": "The member was added.",
+    "member_changed": "The member's role was changed.",
+    "member_removed": "The member was removed.",
 }
 # Verified against when the email is unknown, so a wrong email costs as much as a wrong
 # password and response times do not reveal which accounts exist.

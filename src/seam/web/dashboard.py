@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 from seam.web import (
     routes_actions,
     routes_identity,
+    routes_members,
     routes_overview,
     routes_people,
     routes_person,
@@ -68,6 +69,7 @@ def mount() -> Mount:
             *routes_person.routes,
             *routes_identity.routes,
             *routes_settings.routes,
+            *routes_members.routes,
             Route("/{path:path}", page(unknown), methods=["GET"]),
         ],
     )

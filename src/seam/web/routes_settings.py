@@ -13,6 +13,7 @@ from seam.api.browser import domain_problem
 from seam.api.state import app_state
 from seam.app_tokens import public_key_problem, secret_too_short
 from seam.errors import NotFound
+from seam.store import users
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import ALL_SCOPES, WRITE_KEY_SCOPES
 from seam.web.auth import Ctx, base_context, page, read
@@ -21,19 +22,25 @@ from seam.web.templating import render
 MAX_FIELD = 20_000  # a PEM public key fits; nothing pasted by mistake grows the row unbounded
 
 
-def _context(ctx: Ctx, keys: list[ws_store.ApiKey], **extra: Any) -> dict[str, Any]:
-    return {
+async def render_settings(request: Request, ctx: Ctx, status: int = 200, **extra: Any) -> Response:
+    """The settings page: the workspace's keys and members as stored now, and `extra` (an
+    error, a new key shown once)."""
+    ws = ctx.ws.id
+    keys, members = await read(request, lambda c: (ws_store.list_keys(c, ws), users.members(c, ws)))
+    context = {
         **base_context(ctx, "settings"),
         "keys": keys,
+        "members": members,
+        "roles": users.ROLES,
         "all_scopes": ALL_SCOPES,
         "form_id": secrets.token_urlsafe(16),
         **extra,
     }
+    return render("settings.html", context, status=status)
 
 
 async def settings(request: Request, ctx: Ctx) -> Response:
-    keys = await read(request, lambda c: ws_store.list_keys(c, ctx.ws.id))
-    return render("settings.html", _context(ctx, keys))
+    return await render_settings(request, ctx)
 
 
 def _sentence(problem: str) -> str:
@@ -83,8 +90,7 @@ async def save_settings(request: Request, ctx: Ctx) -> Response:
     form = {k: v.strip()[:MAX_FIELD] for k, v in raw.items() if isinstance(v, str)}
     changes, error = _changes(form)
     if error:
-        keys = await read(request, lambda c: ws_store.list_keys(c, ctx.ws.id))
-        return render("settings.html", _context(ctx, keys, error=error), status=400)
+        return await render_settings(request, ctx, 400, error=error)
     ws = ctx.ws.id
     await app_state(request).writer.run(lambda c: ws_store.update_workspace(c, ws, **changes))
     # Ingest caches workspaces for a second (settings.key_cache_seconds); that is the delay.
@@ -105,19 +111,17 @@ async def create_key(request: Request, ctx: Ctx) -> Response:
     elif not scopes:
         problem = "Choose at least one scope."
     if problem:
-        keys = await read(request, lambda c: ws_store.list_keys(c, ws))
-        return render("settings.html", _context(ctx, keys, error=problem), status=400)
+        return await render_settings(request, ctx, 400, error=problem)
     # The answer holds the new key, so a reload re-sends the form: each form makes one key.
     made = await app_state(request).writer.run(
         lambda c: ws_store.create_key_once(c, ws, form_id=form_id, kind=kind, scopes=scopes)
     )
-    keys = await read(request, lambda c: ws_store.list_keys(c, ws))
     if made is None:
         message = "This form was already sent and its key shown once; no new key was made."
-        return render("settings.html", _context(ctx, keys, error=message), status=409)
+        return await render_settings(request, ctx, 409, error=message)
     record, plain = made
     # Rendered, not redirected: the plain key exists only in this response.
-    return render("settings.html", _context(ctx, keys, new_key=plain, new_key_record=record))
+    return await render_settings(request, ctx, new_key=plain, new_key_record=record)
 
 
 async def revoke_key(request: Request, ctx: Ctx) -> Response:

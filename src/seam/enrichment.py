@@ -27,12 +27,13 @@ def enrich(conn: Connection, *, since: int | None) -> int:
 
 
 def _held_bindings(conn: Connection, ws: str, since: int) -> list[visitors.Binding]:
-    """The bindings made since `since`, their contacts held until this transaction ends: a
-    merge, erasure or move of one (in another process) waits, and then sees the events
-    attributed here. Read again once held; a binding that changed in between waits for the
-    next pass."""
-    held = contacts.hold(conn, ws, {b.contact_id for b in visitors.bound_since(conn, ws, since)})
-    return [b for b in visitors.bound_since(conn, ws, since) if b.contact_id in held]
+    """The bindings made since `since` that events raced, their contacts held until this
+    transaction ends: a merge, erasure or move of one (in another process) waits, and then
+    sees the events attributed here. Only those contacts: holding every recently bound one
+    would write a lock into each of their rows on PostgreSQL, every pass. Read again once
+    held; a binding that changed in between waits for the next pass."""
+    held = contacts.hold(conn, ws, {b.contact_id for b in visitors.raced_since(conn, ws, since)})
+    return [b for b in visitors.raced_since(conn, ws, since) if b.contact_id in held]
 
 
 def enrich_recent(conn: Connection) -> int:

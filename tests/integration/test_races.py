@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from servers import Cluster, two_servers
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from seam.clock import now_us
 from seam.enrichment import enrich
@@ -403,6 +404,40 @@ def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_store: Store)
 
     with db.reader.connect() as conn:
         assert _event_contact(conn, ws.id, "raced") == by_form
+
+
+@pytest.mark.postgres
+def test_an_enrichment_pass_holds_only_the_contacts_of_raced_bindings(pg_store: Store) -> None:
+    """A contact bound recently but raced by no event is not held: holding it would write a
+    lock into its row at every pass, and make its merges and erasures wait for passes."""
+    db, ws, caller = pg_store.db, pg_store.ws, pg_store.caller
+    bob, _ = _bob_and_his_form_contact(pg_store, "bob-laptop")
+    with db.writer.begin() as conn:
+        _ingest(conn, caller, {"type": "identify", "userId": "ann", "anonymousId": "ann-pc"})
+        ann = _contact_of(conn, ws.id, "ann-pc")
+        conn.execute(
+            text(
+                "INSERT INTO events (workspace_id, message_id, type, anonymous_id, timestamp,"
+                " received_at) VALUES (:ws, 'raced-bob', 'page', 'bob-laptop', :at, :at)"
+            ),
+            {"ws": ws.id, "at": now_us()},
+        )
+
+    def locked(contact_id: str | None) -> bool:
+        with db.writer.begin() as conn:
+            try:
+                conn.execute(
+                    text("SELECT id FROM contacts WHERE id = :id FOR UPDATE NOWAIT"),
+                    {"id": contact_id},
+                )
+            except OperationalError:
+                return True
+            return False
+
+    with db.writer.connect() as pass_conn, pass_conn.begin():
+        assert enrich(pass_conn, since=None) == 1
+        assert locked(bob)
+        assert not locked(ann)
 
 
 @pytest.mark.postgres

@@ -384,12 +384,23 @@ def test_placeholder_ids_are_never_bound(workspace: Workspace, placeholder: str)
     )
     assert workspace.contacts(external_id=placeholder.strip()) == []
     assert workspace.visitor(vid)["contact_id"] is None
-    # the cookie claim is an id too
-    response = workspace.write(
+    # A cookie holding one is ignored, not the page view that carries it (a site's bug would
+    # otherwise lose every page view of the browsers it reaches): kept anonymous, flagged.
+    sent = workspace.write(
         "/v1/track",
-        {"anonymousId": vid, "event": "x", "context": {"external_contact_id": placeholder}},
+        {
+            "anonymousId": vid,
+            "event": "x",
+            "messageId": f"cookie-{vid}",
+            "context": {"external_contact_id": placeholder},
+        },
     )
-    expect_error(response, 400, "invalid_id")
+    assert expect(sent) == {"status": "success"}
+    (kept,) = workspace.events(anonymous_id=vid, type="track")
+    assert kept["contact_id"] is None
+    assert kept["flags"] == ["invalid_external_contact_id_ignored"]
+    assert workspace.contacts(external_id=placeholder.strip()) == []
+    assert workspace.visitor(vid)["contact_id"] is None
 
 
 def test_id_length_limit_is_255_characters(workspace: Workspace):

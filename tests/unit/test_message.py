@@ -1,3 +1,5 @@
+import pytest
+
 from seam.ingest.message import FUTURE_LIMIT_US, Message, Rejection, correct_timestamp, validate
 
 NOW = 1_800_000_000_000_000
@@ -43,12 +45,15 @@ def test_message_without_any_id_is_rejected() -> None:
     assert isinstance(r, Rejection) and r.code == "missing_id"
 
 
-def test_placeholder_cookie_is_rejected() -> None:
-    r = validate(
-        {"type": "page", "anonymousId": "a", "context": {"external_contact_id": "null"}},
+@pytest.mark.parametrize("cookie", ["null", " Undefined ", "x" * 256, {"id": 1}, ""])
+def test_a_cookie_that_is_no_id_is_ignored_and_the_message_flagged(cookie: object) -> None:
+    m = validate(
+        {"type": "page", "anonymousId": "a", "context": {"external_contact_id": cookie}},
         received_at=NOW,
     )
-    assert isinstance(r, Rejection) and r.code == "invalid_id"
+    assert isinstance(m, Message)
+    assert m.external_contact_id is None
+    assert m.flags == ("invalid_external_contact_id_ignored",)
 
 
 def test_alias_uses_previous_id_as_the_anonymous_id() -> None:

@@ -20,6 +20,8 @@ TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "pag
 FUTURE_LIMIT_US = 24 * 3600 * 1_000_000
 MAX_DURATION_MS = 3_600_000
 MAX_NAME = 255
+# The flag of a message whose context.external_contact_id was not a usable id and was ignored.
+COOKIE_IGNORED = "invalid_external_contact_id_ignored"
 
 
 @dataclass
@@ -191,9 +193,13 @@ def _validate(
     if user_id is None and anonymous_id is None:
         raise _Invalid("missing_id", "a message needs userId or anonymousId")
 
+    # The cookie is a hint the site set, not the message's own id: a value that cannot be an
+    # id ("undefined" from a bug in the site's login code) is ignored, so the page views of a
+    # browser carrying it are kept as anonymous, flagged, instead of refused one by one.
+    cookie_flags: tuple[str, ...] = ()
     checked_cookie = check_id(context.get("external_contact_id"))
     if isinstance(checked_cookie, InvalidId):
-        raise _Invalid("invalid_id", f"context.external_contact_id {checked_cookie.reason}")
+        checked_cookie, cookie_flags = None, (COOKIE_IGNORED,)
 
     message_id = _text(_first(raw, "messageId", "message_id"), "messageId") or new_id()
     sent_at = _first(raw, "sentAt", "sent_at")
@@ -224,7 +230,7 @@ def _validate(
         session_id=_text(context.get("session_id"), "context.session_id", 128),
         external_contact_id=checked_cookie,
         user_hash=_text(_first(context, "user_hash") or raw.get("user_hash"), "user_hash", 128),
-        flags=flags,
+        flags=flags + cookie_flags,
     )
     _typed_fields(message, raw)
     return message

@@ -257,15 +257,15 @@ def test_valid_user_hash_is_accepted_as_verified_identity(verified_workspace):
     assert tracked and tracked[0]["attribution"]["via"] == "user_id"
 
 
-def test_wrong_user_hash_is_unverified(verified_workspace):
+@pytest.mark.parametrize("wrong", ["other", "é" * 64, "\u2603 snowman"])
+def test_wrong_user_hash_is_unverified(verified_workspace, wrong: str):
+    """Also a hash with non-ASCII characters (once a 500: the constant-time comparison of
+    text refuses them)."""
     ws, secret = verified_workspace
     ext = uid("usr_")
+    claimed = user_hash(secret, ext + "x") if wrong == "other" else wrong
     result = ws.identify(
-        {
-            "userId": ext,
-            "anonymousId": uid("vid_"),
-            "context": {"user_hash": user_hash(secret, ext + "x")},
-        },
+        {"userId": ext, "anonymousId": uid("vid_"), "context": {"user_hash": claimed}},
         secret=False,
     )
     assert result.get("contact_id") is None

@@ -378,6 +378,23 @@ def _sign_in(server: Server, email: str, password: str) -> httpx.Response:
         )
 
 
+def test_a_form_with_a_non_ascii_csrf_token_is_refused_not_an_error(
+    dashboard: Dashboard, server: Server
+) -> None:
+    refused = dashboard.client.post(
+        dashboard.base + "settings", data={"csrf_token": "\u00e9t\u00e9", **_settings_form()}
+    )
+    assert refused.status_code == 403, refused.text[:500]
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        client.get("/app/login")
+        login = client.post(
+            "/app/login",
+            data={"csrf_token": "\u2603", "email": dashboard.email, "password": "x" * 12},
+        )
+    assert login.status_code == 403, login.text[:500]
+    assert "expired" in alert(login.text)
+
+
 def test_sign_in_closes_for_a_while_after_five_failures_known_account_or_not(
     server: Server, workspace: Workspace
 ) -> None:

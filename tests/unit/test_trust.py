@@ -27,6 +27,7 @@ def test_user_hash_is_hex_hmac_sha256_of_the_external_id() -> None:
     assert user_hash_is_valid("s3cret", "usr_1", expected.upper())
     assert not user_hash_is_valid("s3cret", "usr_2", expected)
     assert not user_hash_is_valid("s3cret", "usr_1", None)
+    assert not user_hash_is_valid("s3cret", "usr_1", "\u00e9" * 64)  # refused, not a TypeError
 
 
 def test_soft_claims_are_unusable_only_when_verification_is_required() -> None:

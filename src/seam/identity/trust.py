@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from enum import IntEnum
 
+from seam.secrets_compare import same_secret
+
 
 class Trust(IntEnum):
     """Ordered so a higher value wins a trait tie: authoritative > verified > import > soft."""
@@ -32,7 +34,7 @@ def user_hash(identity_secret: str, external_id: str) -> str:
 def user_hash_is_valid(identity_secret: str, external_id: str, claimed: str | None) -> bool:
     if not claimed:
         return False
-    return hmac.compare_digest(user_hash(identity_secret, external_id), claimed.strip().lower())
+    return same_secret(claimed.strip().lower(), user_hash(identity_secret, external_id))
 
 
 def claim_trust(*, secret_key: bool, can_write_contacts: bool, verified: bool) -> Trust:

@@ -9,7 +9,6 @@ yet, uses a double-submit cookie instead.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from seam.api.state import app_state
 from seam.clock import now_us
 from seam.errors import NotFound
+from seam.secrets_compare import same_secret
 from seam.store import users
 from seam.store.workspaces import Workspace
 from seam.web.templating import render
@@ -159,7 +159,7 @@ def page(handler: Handler, *, admin_only: bool = False) -> Callable[[Request], A
         if request.method == "POST":
             form = await request.form()
             sent = form.get("csrf_token")
-            if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
+            if not isinstance(sent, str) or not same_secret(sent, session.csrf_token):
                 return render("forbidden.html", {**base_context(ctx), "reason": "csrf"}, status=403)
         try:
             return await handler(request, ctx)
@@ -210,7 +210,7 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form()
     sent, cookie = form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not (isinstance(sent, str) and cookie and hmac.compare_digest(sent, cookie)):
+    if not (isinstance(sent, str) and cookie and same_secret(sent, cookie)):
         return _login_page(request, "Your sign-in form expired. Please try again.", 403)
     email = str(form.get("email") or "").strip().lower()
     password = str(form.get("password") or "")

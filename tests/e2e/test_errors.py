@@ -224,6 +224,25 @@ def test_unknown_routes_and_methods_use_the_envelope(
     expect_error(response, response.status_code)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/contacts/import", {"DELETE", "GET", "HEAD", "POST"}),
+        ("PUT", "/v1/contacts/some-contact", {"DELETE", "GET", "HEAD"}),
+        ("GET", "/v1/track", {"POST"}),
+        ("PATCH", "/v1/visitors/some-device/move", {"GET", "HEAD", "POST"}),
+    ],
+)
+def test_a_wrong_method_is_told_every_method_the_path_takes(
+    shared_workspace: Workspace, method: str, path: str, allowed: set[str]
+):
+    response = shared_workspace.http.request(
+        method, path, headers=bearer(shared_workspace.secret_key)
+    )
+    expect_error(response, 405, "method_not_allowed")
+    assert set(response.headers["allow"].split(", ")) == allowed
+
+
 def test_request_id_differs_per_request(shared_workspace: Workspace):
     ids = {
         expect_error(shared_workspace.http.post("/v1/track", json={"event": "x"}), 401)[

@@ -10,6 +10,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from seam.errors import SeamError
 
@@ -62,9 +63,23 @@ async def seam_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(
-        request, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(request, exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method a route serves at the request's path. Starlette's 405 names only the first
+    route whose path matched: PUT /v1/contacts/import answered `Allow: GET, HEAD`, the methods
+    of /v1/contacts/{contact_id}, and not the import's POST."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            matched, _ = route.matches(request.scope)
+            if matched is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def unstorable_value(request: Request, exc: Exception) -> Response:

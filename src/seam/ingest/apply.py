@@ -159,6 +159,8 @@ class Ingestion:
             visitor_contact_id=self._binding(ws.id, m.anonymous_id),
             verification_required=ws.verification_required,
         )
+        if decision.via == "visitor":
+            self._binding_rested_on(ws.id, m.anonymous_id)
         for claim in decision.unverified:
             self._audit(caller, decisions.identity_unverified(m, claim.via))
         if decision.claim is not None:
@@ -214,7 +216,7 @@ class Ingestion:
         ws = caller.workspace.id
         assert m.anonymous_id is not None
         trust = self._trust(caller, m, None)
-        bound = self._binding(ws, m.anonymous_id)
+        bound = self._binding_rested_on(ws, m.anonymous_id)
         if bound is not None:
             self._merge_contact_traits(caller, bound, m.traits, m.timestamp, trust, m.type)
         else:
@@ -273,10 +275,16 @@ class Ingestion:
         )
 
     def _binding(self, ws: str, anonymous_id: str | None) -> str | None:
-        if not anonymous_id:
-            return None
-        contact_id = self._bindings.get((ws, anonymous_id))
-        if contact_id is not None:
+        """Whom the device is bound to, as this transaction knows it."""
+        return self._bindings.get((ws, anonymous_id)) if anonymous_id else None
+
+    def _binding_rested_on(self, ws: str, anonymous_id: str | None) -> str | None:
+        """`_binding`, for a decision that writes what it says (an event stored as the
+        contact's, traits, an audit naming the contact): on PostgreSQL the commit checks that
+        the binding still stands. A decision that writes nothing from it (the device is
+        already bound to the event's own user) does not ask for the check."""
+        contact_id = self._binding(ws, anonymous_id)
+        if contact_id is not None and anonymous_id:
             self._pending.rest_on_binding(ws, anonymous_id, contact_id)
         return contact_id
 
@@ -442,7 +450,7 @@ class Ingestion:
                 # Companies the visitor joined while anonymous are the contact's now.
                 groups.reassign_member(self.conn, ws, "visitor", anonymous_id, contact_id, self.now)
         if outcome is BindOutcome.REFUSED:
-            bound_to = self._binding(ws, anonymous_id)
+            bound_to = self._binding_rested_on(ws, anonymous_id)
             self._audit(
                 caller, decisions.visitor_bind_refused(anonymous_id, contact_id, bound_to, trust)
             )
@@ -499,7 +507,7 @@ class Ingestion:
     def _queue_through_visitor(self, ws: str, m: Message) -> str | None:
         """Store a message whose own identity claim was not used: it belongs to whoever its
         device is bound to, if anyone. Returns that contact."""
-        bound = self._binding(ws, m.anonymous_id)
+        bound = self._binding_rested_on(ws, m.anonymous_id)
         self._pending.event(ws, m, bound, "visitor" if bound else None)
         return bound
 

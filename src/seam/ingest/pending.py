@@ -33,7 +33,7 @@ class PendingWrites:
         self._page_closings: list[tuple[str, Message]] = []
         self._touched: dict[str, set[str]] = defaultdict(set)
         # Contacts that rows name without touching them (bindings, memberships), and the
-        # bindings read from the store that decisions rested on: see `_hold`.
+        # bindings read from the store that decisions rested on: see `_touch_and_hold`.
         self._named: dict[str, set[str]] = defaultdict(set)
         self._bindings_used: dict[str, dict[str, str]] = defaultdict(dict)
         self._created: set[Key] = set()
@@ -119,31 +119,34 @@ class PendingWrites:
                 events.close_page_view(
                     self.conn, ws, m.anonymous_id, m.page_message_id, m.duration_ms, m.scroll_depth
                 )
-        self._hold()
-        for ws, ids in self._touched.items():
-            # A contact created in this transaction was created with updated_at = now.
-            contacts.touch(
-                self.conn, ws, {c for c in ids if (ws, c) not in self._created}, self.now
-            )
+        self._touch_and_hold()
         by_key: dict[tuple[str, str | None], list[AuditEntry]] = defaultdict(list)
         for ws, key_id, entry in self._audits:
             by_key[(ws, key_id)].append(entry)
         for (ws, key_id), entries in by_key.items():
             audit.record(self.conn, ws, entries, at=self.now, key_id=key_id)
 
-    def _hold(self) -> None:
-        """Rows written here name contacts this transaction read earlier. On PostgreSQL
-        another process may have merged, erased or moved since: hold the contacts (their
-        merge, erasure or move now waits for this commit and sees its rows), then check that
-        they exist and that the bindings read still stand. If not, the transaction starts
-        over (`ConcurrentChange`) and reads again, rather than leave an event or a device
-        with a contact that is gone."""
+    def _touch_and_hold(self) -> None:
+        """Move the touched contacts' updated_at, and hold what the rows written here rest on.
+
+        Those rows name contacts this transaction read earlier. On PostgreSQL another process
+        may have merged, erased or moved since: hold the contacts (their merge, erasure or move
+        now waits for this commit and sees its rows), then check that they exist and that the
+        bindings read still stand. If not, the transaction starts over (`ConcurrentChange`)
+        and reads again, rather than leave an event or a device with a contact that is gone.
+        The touch itself holds the contacts it updates (a row lock), so only the others need
+        `contacts.hold`: identified traffic, whose contacts are all touched, makes one
+        statement fewer per commit."""
         for ws in self._touched.keys() | self._named.keys() | self._bindings_used.keys():
+            # A contact created in this transaction was created with updated_at = now, and
+            # nobody else can have changed it.
+            created = {contact_id for (w, contact_id) in self._created if w == ws}
+            touched = self._touched[ws] - created
             bindings = self._bindings_used[ws]
-            named = (self._touched[ws] | self._named[ws] | set(bindings.values())) - {
-                contact_id for (w, contact_id) in self._created if w == ws
-            }
-            if named - contacts.hold(self.conn, ws, named):
+            others = (self._named[ws] | set(bindings.values())) - created - touched
+            if touched - contacts.touch(self.conn, ws, touched, self.now):
+                raise ConcurrentChange("a contact was merged or erased meanwhile")
+            if others - contacts.hold(self.conn, ws, others):
                 raise ConcurrentChange("a contact was merged or erased meanwhile")
             if not visitors.still_bound(self.conn, ws, bindings):
                 raise ConcurrentChange("a device was moved meanwhile")

@@ -11,7 +11,7 @@ from seam.identity.resolve import ContactRef
 from seam.identity.traits import TraitValue, canonical_json
 from seam.identity.trust import Trust
 from seam.ids import new_id
-from seam.store.dialect import Statement, execute_in, insert, insert_rows, select_in
+from seam.store.dialect import Statement, insert, insert_rows, select_in
 from seam.store.jsonb import decode_value
 from seam.store.tables import contacts, identifiers, traits
 
@@ -169,14 +169,18 @@ def adopt_external_id(
     return found is not None
 
 
-def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> None:
-    execute_in(
+def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> set[str]:
+    """Set the contacts' updated_at; returns which of them exist. On PostgreSQL the update
+    also holds them as `hold` does (more strongly: it locks their rows until the transaction
+    ends), and a contact deleted meanwhile by a merge or erasure is not among those returned."""
+    rows = select_in(
         conn,
-        "UPDATE contacts SET updated_at = {ph} WHERE workspace_id = {ph} AND {match}",
+        "UPDATE contacts SET updated_at = {ph} WHERE workspace_id = {ph} AND {match} RETURNING id",
         [now, ws],
         "id",
         sorted(set(contact_ids)),
     )
+    return {contact_id for (contact_id,) in rows}
 
 
 _claim = Statement(

@@ -234,14 +234,6 @@ def select_in(
     return [row for rows in found for row in rows]
 
 
-def execute_in(
-    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[str]
-) -> None:
-    """`select_in` for a statement run for its effect."""
-    for _ in _in(conn, template, leading, column, values, read=_ignore):
-        pass
-
-
 def _in(
     conn: Connection,
     template: str,

@@ -131,7 +131,7 @@ class Statement:
         return found
 
     def rows(self, conn: Connection, **params: Any) -> list[Any]:
-        return list(self._execute(conn, params, lambda cursor: cursor.fetchall()))
+        return self._execute(conn, params, _rows)
 
     def first(self, conn: Connection, **params: Any) -> Any:
         return self._execute(conn, params, lambda cursor: cursor.fetchone())
@@ -183,6 +183,10 @@ def _ignore(cursor: Any) -> None:
     return None
 
 
+def _rows(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall())
+
+
 def _changed(cursor: Any) -> int:
     return int(cursor.rowcount)
 
@@ -230,31 +234,25 @@ def select_in(
     gets a generic plan once psycopg prepares the statement (and that plan scans the whole
     table), and a list parameter is dumped element by element in Python, which for a group
     commit's ~200 ids cost twice the client CPU and 2.5 times the wall time of one string."""
-    found = _in(conn, template, leading, column, values, read=lambda cursor: cursor.fetchall())
-    return [row for rows in found for row in rows]
+    return [row for rows in _in(conn, template, leading, column, values) for row in rows]
 
 
 def _in(
-    conn: Connection,
-    template: str,
-    leading: Sequence[Any],
-    column: str,
-    values: Sequence[str],
-    *,
-    read: Callable[[Any], Any],
-) -> Iterator[Any]:
+    conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[str]
+) -> Iterator[list[Any]]:
+    """The rows of each statement `select_in` runs."""
     ph = placeholder(conn)
     if not values:
         return
     if conn.dialect.name == "postgresql":
         match = f"{column} = ANY(ARRAY(SELECT json_array_elements_text({ph}::json)))"
         sql = template.format(ph=ph, match=match)
-        yield _execute(conn, sql, (*leading, _json.encode(list(values)).decode()), read=read)
+        yield _execute(conn, sql, (*leading, _json.encode(list(values)).decode()), read=_rows)
         return
     for start in range(0, len(values), 500):
         chunk = list(values[start : start + 500])
         sql = template.format(ph=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
-        yield _execute(conn, sql, (*leading, *chunk), read=read)
+        yield _execute(conn, sql, (*leading, *chunk), read=_rows)
 
 
 def like_escaped(value: str) -> str:

@@ -32,7 +32,10 @@ def _held_bindings(conn: Connection, ws: str, since: int) -> list[visitors.Bindi
     sees the events attributed here. Only those contacts: holding every recently bound one
     would write a lock into each of their rows on PostgreSQL, every pass. Read again once
     held; a binding that changed in between waits for the next pass."""
-    held = contacts.hold(conn, ws, {b.contact_id for b in visitors.raced_since(conn, ws, since)})
+    raced = visitors.raced_since(conn, ws, since)
+    if not raced:  # the usual pass: nothing to hold, nor to read again
+        return []
+    held = contacts.hold(conn, ws, {b.contact_id for b in raced})
     return [b for b in visitors.raced_since(conn, ws, since) if b.contact_id in held]
 
 

@@ -5,15 +5,16 @@ read a device before another bound it decides again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import psycopg
 import pytest
 from servers import Cluster, two_servers
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RootTransaction, text
 from sqlalchemy.exc import OperationalError
 
 from seam.clock import now_us
@@ -26,6 +27,8 @@ from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate
 from seam.store.transactions import ConcurrentChange
 from seam.store.workspaces import Workspace
+
+T = TypeVar("T")
 
 
 @pytest.fixture(
@@ -242,6 +245,18 @@ def _rows_naming(conn: Connection, contact_id: str) -> int:
     )
 
 
+def _waits_for_commit(
+    pool: ThreadPoolExecutor, transaction: RootTransaction, work: Callable[[], T]
+) -> T:
+    """Run `work` on another connection: it must wait while `transaction` is open, and finish
+    once that commits. Returns what `work` returned."""
+    running = pool.submit(work)
+    with pytest.raises(TimeoutError):
+        running.result(timeout=1)
+    transaction.commit()
+    return running.result(timeout=30)
+
+
 def _bob_and_his_form_contact(store: Store, device: str) -> tuple[str, str]:
     """Two contacts a merge may join: bob by his user id on `device`, and the one a form with
     his email made on his phone."""
@@ -307,11 +322,7 @@ def test_an_event_stored_through_a_device_moved_meanwhile_follows_the_move(pg_st
         late = Ingestion(late_conn, now_us())
         _apply(late, caller, page)  # stored through the binding: ann's
         late.finish()  # holds ann: the move must wait for this commit
-        moving = pool.submit(move)
-        with pytest.raises(TimeoutError):
-            moving.result(timeout=1)
-        late_tx.commit()
-        moving.result(timeout=30)
+        _waits_for_commit(pool, late_tx, move)
 
     with db.reader.connect() as conn:
         assert _contact_of(conn, ws.id, "shared-pc") == cy
@@ -396,11 +407,7 @@ def test_an_enrichment_pass_holds_the_contacts_it_attributes_to(pg_store: Store)
     with db.writer.connect() as pass_conn, ThreadPoolExecutor(1) as pool:
         pass_tx = pass_conn.begin()
         assert enrich(pass_conn, since=None) == 1  # the raced event is bob's now
-        merging = pool.submit(merge)
-        with pytest.raises(TimeoutError):
-            merging.result(timeout=1)
-        pass_tx.commit()
-        merging.result(timeout=30)
+        _waits_for_commit(pool, pass_tx, merge)
 
     with db.reader.connect() as conn:
         assert _event_contact(conn, ws.id, "raced") == by_form
@@ -459,11 +466,8 @@ def test_two_admins_stepping_down_at_once_leave_one_admin(pg_store: Store) -> No
     with db.writer.connect() as conn, ThreadPoolExecutor(1) as pool:
         first = conn.begin()
         assert users.set_role(conn, ws.id, ada.id, users.VIEWER)
-        second = pool.submit(bo_steps_down)
-        with pytest.raises(TimeoutError):
-            second.result(timeout=1)  # waits for the member rows
-        first.commit()
-        assert second.result(timeout=30) is False
+        # bo's step waits for the member rows, then finds ada a viewer: refused
+        assert _waits_for_commit(pool, first, bo_steps_down) is False
 
     with db.reader.connect() as conn:
         roles = {m.email.split("-")[0]: m.role for m in users.members(conn, ws.id)}

@@ -33,6 +33,7 @@ from seam.errors import SeamError
 from seam.ingest.writer import Writer
 from seam.settings import Settings
 from seam.store import processes, statistics
+from seam.store.dialect import compile_statements
 from seam.store.engine import Database, open_database
 from seam.web.dashboard import mount as dashboard_mount
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> SeamApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.writer.start()
+        await state.writer.run(compile_statements)
         await _heartbeat(state)
         background = [
             asyncio.create_task(_enrich_forever(state)),

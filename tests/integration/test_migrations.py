@@ -77,7 +77,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
             {"ws": ws.id},
         )
 
-    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7]
+    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8]
 
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)

@@ -14,6 +14,11 @@ LOAD_CORE = 1  # wrk, httpx clients, this harness
 IDENTIFY_TARGET_MS = 20.0
 TIMELINE_TARGET_MS = 10.0
 THROUGHPUT_TARGET_RATIO = 0.5
+# Between a bulk load and its timed requests: the server finishes the background work the load
+# left (SQLite copies the load's WAL into the database every second, up to ~0.5 s of one core
+# a round; Seam analyzes PostgreSQL tables that grew by a tenth, every 5 s), so the timed
+# requests measure their own latency on an otherwise idle server.
+SETTLE_SECONDS = 6.0
 # The GUIDE's trivial Starlette endpoint on this machine (2026-11-23), to tell a slow day.
 GUIDE_TRIVIAL_RPS = 30_000
 

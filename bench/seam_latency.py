@@ -6,13 +6,14 @@ on an otherwise idle server, so each sample is one request's latency as a client
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
 import msgspec
 
 from bench.client import LoadStats, Message, SeamClient, TimedClient, iso
-from bench.config import IDENTIFY_TARGET_MS, TIMELINE_TARGET_MS, Profile
+from bench.config import IDENTIFY_TARGET_MS, SETTLE_SECONDS, TIMELINE_TARGET_MS, Profile
 from bench.results import BackendResult, Figure
 from bench.seam_server import SeamInstance
 from bench.stats import summary_ms
@@ -86,6 +87,7 @@ async def identify(seam: SeamInstance, profile: Profile, run_id: str, out: Backe
 
     async with SeamClient(seam, profile.load_concurrency) as client:
         _check_load(await client.load(_batched(views())), len(visitors) * n, "identify", out)
+    await asyncio.sleep(SETTLE_SECONDS)
     latencies: list[float] = []
     mismatches: list[str] = []
     with TimedClient(seam) as timed:
@@ -155,6 +157,7 @@ async def timeline(
         _check_load(await client.load(_batched(messages())), new, "timeline", out)
         out.notes.append(f"timeline: about {stored + new:,} events stored in total")
         contact_id = await _contact_id(client, user_id)
+    await asyncio.sleep(SETTLE_SECONDS)
     latencies: list[float] = []
     first_pages: list[float] = []
     params = {"contact_id": contact_id, "limit": str(PAGE)}

@@ -405,7 +405,7 @@ def user_create(
         if created is None:
             raise click.ClickException(f"a user {email!r} already exists")
         for ws in members:
-            users.set_role(conn, ws.id, created.id, role)
+            users.set_role(conn, ws.id, created.id, role, add=True)
     names = ", ".join(ws.name for ws in members) or "no workspace"
     click.echo(f"created user {email} ({role} of: {names})")
     if generated:
@@ -471,7 +471,8 @@ def _set_role(db_url: str, email: str, workspace_ids: tuple[str, ...], role: str
             raise click.ClickException(f"no user {email!r}")
         chosen = _workspaces_named(conn, workspace_ids)
         for ws in chosen:
-            if not users.set_role(conn, ws.id, user.id, role):
+            # Removing a non-member is already done; granting adds.
+            if users.set_role(conn, ws.id, user.id, role, add=True) == "last_admin":
                 raise click.ClickException(
                     f"{email} is the last admin of {ws.name!r}; make another member admin first"
                 )

@@ -457,18 +457,45 @@ def test_two_admins_stepping_down_at_once_leave_one_admin(pg_store: Store) -> No
         bo = users.create_user(conn, f"bo-{ws.id}@example.com", "x", now=now_us())
         assert ada and bo
         for someone in (ada, bo):
-            assert users.set_role(conn, ws.id, someone.id, users.ADMIN)
+            assert users.set_role(conn, ws.id, someone.id, users.ADMIN, add=True) == "done"
 
-    def bo_steps_down() -> bool:
+    def bo_steps_down() -> users.RoleChange:
         with db.writer.begin() as conn:
             return users.set_role(conn, ws.id, bo.id, users.VIEWER)
 
     with db.writer.connect() as conn, ThreadPoolExecutor(1) as pool:
         first = conn.begin()
-        assert users.set_role(conn, ws.id, ada.id, users.VIEWER)
+        assert users.set_role(conn, ws.id, ada.id, users.VIEWER) == "done"
         # bo's step waits for the member rows, then finds ada a viewer: refused
-        assert _waits_for_commit(pool, first, bo_steps_down) is False
+        assert _waits_for_commit(pool, first, bo_steps_down) == "last_admin"
 
     with db.reader.connect() as conn:
         roles = {m.email.split("-")[0]: m.role for m in users.members(conn, ws.id)}
     assert roles == {"ada": users.VIEWER, "bo": users.ADMIN}
+
+
+@pytest.mark.postgres
+def test_a_role_change_racing_the_members_removal_does_not_bring_them_back(
+    pg_store: Store,
+) -> None:
+    """One admin removes cy while another, whose page still lists cy, makes cy an admin:
+    the change waits for the removal, then finds no member to change."""
+    db, ws = pg_store.db, pg_store.ws
+    with db.writer.begin() as conn:
+        ada = users.create_user(conn, f"ada-{ws.id}@example.com", "x", now=now_us())
+        cy = users.create_user(conn, f"cy-{ws.id}@example.com", "x", now=now_us())
+        assert ada and cy
+        assert users.set_role(conn, ws.id, ada.id, users.ADMIN, add=True) == "done"
+        assert users.set_role(conn, ws.id, cy.id, users.VIEWER, add=True) == "done"
+
+    def promote_cy() -> users.RoleChange:
+        with db.writer.begin() as conn:
+            return users.set_role(conn, ws.id, cy.id, users.ADMIN)
+
+    with db.writer.connect() as conn, ThreadPoolExecutor(1) as pool:
+        removal = conn.begin()
+        assert users.set_role(conn, ws.id, cy.id, None) == "done"
+        assert _waits_for_commit(pool, removal, promote_cy) == "not_a_member"
+
+    with db.reader.connect() as conn:
+        assert {m.user_id for m in users.members(conn, ws.id)} == {ada.id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -57,6 +57,9 @@ def by_email(conn: Connection, email: str) -> User | None:
 ADMIN = "admin"
 VIEWER = "viewer"
 ROLES = (ADMIN, VIEWER)
+# What `set_role` did: the change, nothing as it would leave no admin, nothing as the user
+# is not (or no longer) a member and the change was not to add them.
+RoleChange = Literal["done", "last_admin", "not_a_member"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,17 @@ def members(conn: Connection, workspace_id: str, *, lock: bool = False) -> list[
     return [Member(row.id, row.email, row.role) for row in conn.execute(stmt)]
 
 
-def set_role(conn: Connection, workspace_id: str, user_id: str, role: str | None) -> bool:
-    """Make the user a member of the workspace with `role`, change their role there, or
-    (None) remove them; refused (False, nothing changed) when it would take the last admin."""
+def set_role(
+    conn: Connection, workspace_id: str, user_id: str, role: str | None, *, add: bool = False
+) -> RoleChange:
+    """Change a member's role in the workspace, or (None) remove them; `add`: a user who is
+    not a member becomes one. Without `add`, a change that comes after the member's removal
+    (two admins at once) leaves them removed rather than bringing them back."""
     roles = {m.user_id: m.role for m in members(conn, workspace_id, lock=True)}
+    if user_id not in roles and not (add and role is not None):
+        return "not_a_member"
     if takes_the_last_admin(roles, user_id, role):
-        return False
+        return "last_admin"
     if role is None:
         conn.execute(
             delete(workspace_members).where(
@@ -103,7 +111,7 @@ def set_role(conn: Connection, workspace_id: str, user_id: str, role: str | None
                 workspace_members.c.user_id == user_id,
             )
         )
-        return True
+        return "done"
     stmt = insert(conn, workspace_members).values(
         workspace_id=workspace_id, user_id=user_id, role=role
     )
@@ -112,7 +120,7 @@ def set_role(conn: Connection, workspace_id: str, user_id: str, role: str | None
             index_elements=["workspace_id", "user_id"], set_={"role": stmt.excluded.role}
         )
     )
-    return True
+    return "done"
 
 
 def memberships(conn: Connection, user_id: str) -> list[tuple[Workspace, str]]:

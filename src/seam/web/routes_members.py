@@ -30,14 +30,11 @@ async def add_member(request: Request, ctx: Ctx) -> Response:
         # Accounts are made with `seam user create`, which sets their password.
         problem = "No account has that email; create it with `seam user create` first."
         return await render_settings(request, ctx, 400, error=problem)
-    return await _set_role(request, ctx, account.id, role, "member_added")
+    return await _set_role(request, ctx, account.id, role, "member_added", add=True)
 
 
 async def change_member(request: Request, ctx: Ctx) -> Response:
     user_id = request.path_params["user_id"]
-    members = await read(request, lambda c: users.members(c, ctx.ws.id))
-    if user_id not in {m.user_id for m in members}:
-        raise NotFound("member")
     form = await request.form()
     if form.get("remove") == "yes":
         return await _set_role(request, ctx, user_id, None, "member_removed")
@@ -48,11 +45,15 @@ async def change_member(request: Request, ctx: Ctx) -> Response:
 
 
 async def _set_role(
-    request: Request, ctx: Ctx, user_id: str, role: str | None, done: str
+    request: Request, ctx: Ctx, user_id: str, role: str | None, done: str, *, add: bool = False
 ) -> Response:
     ws = ctx.ws.id
-    changed = await app_state(request).writer.run(lambda c: users.set_role(c, ws, user_id, role))
-    if not changed:
+    outcome = await app_state(request).writer.run(
+        lambda c: users.set_role(c, ws, user_id, role, add=add)
+    )
+    if outcome == "not_a_member":  # or another admin removed them meanwhile
+        raise NotFound("member")
+    if outcome == "last_admin":
         return await render_settings(request, ctx, 409, error=LAST_ADMIN)
     if user_id == ctx.user.id and role != users.ADMIN:
         # Their own settings page is no longer theirs to see.

@@ -376,8 +376,6 @@ def user_create(
 ) -> None:
     """Create a dashboard user (the password is prompted, read or generated; stored as an
     argon2 hash) and make it a member of workspaces."""
-    import secrets
-
     from seam.clock import now_us
     from seam.store import users
     from seam.web.auth import hash_password
@@ -385,15 +383,7 @@ def user_create(
     email = email.strip().lower()
     if "@" not in email:
         raise click.ClickException("give an email address")
-    generated = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif generate_password:
-        password = generated = secrets.token_urlsafe(15)
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise click.ClickException("the password needs at least 8 characters")
+    password, generated = _new_password(password_stdin, generate_password)
     password_hash = hash_password(password)
     db = _open(db_url)
     with db.writer.begin() as conn:
@@ -410,6 +400,47 @@ def user_create(
     click.echo(f"created user {email} ({role} of: {names})")
     if generated:
         click.echo(f"password (shown only this once): {generated}")
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+@db_option
+def user_password(email: str, password_stdin: bool, generate_password: bool, db_url: str) -> None:
+    """Give a dashboard user a new password (one who forgot theirs): their open sessions end
+    and failed sign-ins no longer hold their account closed."""
+    from seam.store import users
+    from seam.web.auth import hash_password, token_hash
+
+    email = email.strip().lower()
+    password, generated = _new_password(password_stdin, generate_password)
+    password_hash = hash_password(password)
+    db = _open(db_url)
+    with db.writer.begin() as conn:
+        if not users.set_password(conn, email, password_hash):
+            raise click.ClickException(f"no user {email!r}")
+        users.clear_sign_in_failures(conn, token_hash(email))  # as sign-in keys its failures
+    click.echo(f"new password set for {email}; their sessions are signed out")
+    if generated:
+        click.echo(f"password (shown only this once): {generated}")
+
+
+def _new_password(from_stdin: bool, generate: bool) -> tuple[str, str | None]:
+    """The password read from standard input, generated, or prompted twice; and the generated
+    one again, to print once."""
+    import secrets
+
+    generated = None
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif generate:
+        password = generated = secrets.token_urlsafe(15)
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.ClickException("the password needs at least 8 characters")
+    return password, generated
 
 
 @user.command("grant")

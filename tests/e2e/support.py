@@ -58,10 +58,13 @@ class Server:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `seam ARGS --db URL` and return the finished process."""
+    def cli(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `seam ARGS --db URL` (`stdin` its input) and return the finished process."""
         done = subprocess.run(
             [SEAM, *args, "--db", self.db_url],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT,

@@ -11,6 +11,7 @@ import html
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -425,6 +426,34 @@ def test_a_successful_sign_in_clears_earlier_failures(server: Server, workspace:
     for _ in range(4):
         assert _sign_in(server, email, "wrong password").status_code == 401
     assert _sign_in(server, email, password).status_code == 303
+
+
+def test_a_new_password_from_the_cli_signs_out_the_old_sessions_and_opens_sign_in(
+    dashboard: Dashboard, server: Server
+) -> None:
+    for _ in range(5):
+        assert _sign_in(server, dashboard.email, "wrong password").status_code == 401
+    for lock_seconds in (1, 2):  # two more failures, once each lock has passed: a 4 s lock
+        time.sleep(lock_seconds + 0.2)
+        assert _sign_in(server, dashboard.email, "wrong password").status_code == 401
+    made = server.cli("user", "password", dashboard.email, "--generate-password")
+    password = made.stdout.rsplit("password (shown only this once):", 1)[1].strip()
+
+    signed_out = dashboard.client.get(dashboard.base)
+    assert signed_out.status_code == 303 and "/app/login" in signed_out.headers["location"]
+    assert _sign_in(server, dashboard.email, password).status_code == 303  # not locked either
+    assert _sign_in(server, dashboard.email, "wrong password").status_code == 401
+
+
+def test_a_new_password_needs_a_known_user_and_eight_characters(server: Server) -> None:
+    unknown = server.cli(
+        "user", "password", "nobody@example.com", "--generate-password", check=False
+    )
+    assert unknown.returncode != 0 and "no user" in unknown.stderr
+    short = server.cli(
+        "user", "password", "nobody@example.com", "--password-stdin", stdin="short\n", check=False
+    )
+    assert short.returncode != 0 and "at least 8 characters" in short.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,6 +52,21 @@ def by_email(conn: Connection, email: str) -> User | None:
     return _user(row) if row else None
 
 
+def set_password(conn: Connection, email: str, password_hash: str) -> bool:
+    """Replace the user's password and end their sessions (whoever signed in with the old
+    one is signed out); False when no user has that email."""
+    user_id = conn.execute(
+        update(users)
+        .where(users.c.email == email)
+        .values(password_hash=password_hash)
+        .returning(users.c.id)
+    ).scalar()
+    if user_id is None:
+        return False
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.user_id == user_id))
+    return True
+
+
 # What a member may do in a workspace's dashboard: an admin everything; a viewer reads people,
 # visitors and the identity log, and changes nothing (nor sees the settings and their secrets).
 ADMIN = "admin"

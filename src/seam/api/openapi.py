@@ -65,6 +65,38 @@ def _operation(
 
 
 _PAGE = ("limit", "cursor")
+# Names a message may give each id under (SPEC §3: Segment's, and snake_case aliases).
+_USER_ID = ("userId", "user_id", "external_id")
+_ANONYMOUS_ID = ("anonymousId", "anonymous_id")
+_KINDS = ("track", "page", "screen", "group", "identify", "alias")
+
+
+def _kind_schema(kind: str) -> str:
+    return f"{kind.capitalize()}Message"
+
+
+def _one_of_names(names: tuple[str, ...]) -> dict[str, Any]:
+    return {"anyOf": [{"required": [name]} for name in names]}
+
+
+def _message_rules(components: dict[str, Any]) -> None:
+    """What `seam.ingest.message.validate` requires beyond the fields' shapes, added to the
+    generated schemas: a message names someone; the endpoint of a kind takes only that kind
+    (or no type), and a track its event, a group its groupId, an alias previousId and userId;
+    a message in a batch, or sent alone to /v1/collect, says its type."""
+    components["Message"].update(_one_of_names(_USER_ID + _ANONYMOUS_ID))
+    components["TypedMessage"] = {"allOf": [_ref("Message"), {"required": ["type"]}]}
+    components["Batch"]["properties"]["batch"]["items"] = _ref("TypedMessage")
+    needs: dict[str, list[dict[str, Any]]] = {
+        "track": [{"required": ["event"], "properties": {"event": {"minLength": 1}}}],
+        "group": [_one_of_names(("groupId", "group_id"))],
+        "alias": [_one_of_names(("previousId", "previous_id")), _one_of_names(_USER_ID)],
+    }
+    for kind in _KINDS:
+        own = {"properties": {"type": {"enum": [kind, None]}}}
+        components[_kind_schema(kind)] = {"allOf": [_ref("Message"), own, *needs.get(kind, [])]}
+
+
 # (method, path, summary, request body, 200 body, scope, query parameters)
 _OPERATIONS: list[
     tuple[str, str, str, tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
@@ -74,24 +106,24 @@ _OPERATIONS: list[
             "post",
             f"/v1/{kind}",
             f"Ingest one {kind} message",
-            ("Message",),
+            (_kind_schema(kind),),
             ("Success",),
             "events:write",
             (),
         )
-        for kind in ("track", "page", "screen", "group")
+        for kind in _KINDS[:4]
     ),
     *(
         (
             "post",
             f"/v1/{kind}",
             "Identify: resolve the contact, bind the visitor, back-fill",
-            ("Message",),
+            (_kind_schema(kind),),
             ("IdentifyResult",),
             "events:write",
             (),
         )
-        for kind in ("identify", "alias")
+        for kind in _KINDS[4:]
     ),
     *(
         ("post", path, "Ingest a batch", ("Batch",), ("BatchResult",), "events:write", ())
@@ -101,7 +133,7 @@ _OPERATIONS: list[
         "post",
         "/v1/collect",
         "The tracker's endpoint: a batch, or one message (write key only)",
-        ("Batch", "Message"),
+        ("Batch", "TypedMessage"),
         ("BatchResult", "Success", "IdentifyResult"),
         "events:write",
         ("key",),
@@ -120,7 +152,7 @@ _OPERATIONS: list[
             "post",
             f"/v1/{letter}",
             f"One {kind} message from Segment's analytics.js (write key in the body)",
-            ("Message",),
+            (_kind_schema(kind),),
             ("IdentifyResult",) if kind in ("identify", "alias") else ("Success",),
             "events:write",
             (),
@@ -239,6 +271,7 @@ def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         structs, ref_template="#/components/schemas/{name}"
     )
+    _message_rules(components)
     paths: dict[str, Any] = {}
     for method, path, summary, body, result, scope, query in _OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(summary, body, result, scope, path, query)

@@ -1,14 +1,45 @@
 """The documented shapes of the API, as msgspec structs: `/openapi.json` is generated from them.
 
 They describe what `seam.ingest.message.validate` accepts (it is deliberately lenient about
-extra fields, as Segment is); the OpenAPI test posts documented examples and checks they pass.
+extra fields, as Segment is); `seam.api.openapi` adds the rules between fields (which ids a
+message needs). The OpenAPI tests post messages and check that the schema and the server
+agree on each.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from seam.identity.ids import MAX_ID_LENGTH, PLACEHOLDER_IDS
+
+
+def _placeholder_pattern() -> str:
+    """The placeholders, trimmed and in any case, as a JSON Schema (ECMA-262) pattern."""
+
+    def letter(c: str) -> str:
+        if c.isalpha():
+            return f"[{c.lower()}{c.upper()}]"
+        return "\\" + c if c in "[]" else c
+
+    words = sorted("".join(map(letter, word)) for word in PLACEHOLDER_IDS)
+    return rf"^\s*({'|'.join(words)})\s*$"
+
+
+# SPEC §3: 1-255 characters once trimmed, and not a placeholder (compared without case).
+# Numbers are ids too (Segment's SDKs allow numeric user ids), kept as their text.
+IdText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=r"\S",
+        extra_json_schema={"not": {"pattern": _placeholder_pattern()}},
+    ),
+]
+Id = IdText | Annotated[float, msgspec.Meta(extra_json_schema={"not": {"enum": [0, -1]}})]
+DateTime = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 MessageType = Literal["identify", "track", "page", "screen", "group", "alias", "page_leave", "form"]
 
@@ -44,26 +75,26 @@ class Context(msgspec.Struct, omit_defaults=True):
 
 class Message(msgspec.Struct, omit_defaults=True):
     type: MessageType | None = None
-    userId: str | None = None
-    anonymousId: str | None = None
+    userId: Id | None = None
+    anonymousId: Id | None = None
     messageId: str | None = None
-    timestamp: str | None = None
-    sentAt: str | None = None
+    timestamp: DateTime | None = None
+    sentAt: DateTime | None = None
     context: Context | None = None
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     event: str | None = None
     name: str | None = None
     category: str | None = None
-    groupId: str | None = None
-    previousId: str | None = None
+    groupId: Id | None = None
+    previousId: Id | None = None
     integrations: dict[str, Any] | None = None
 
 
 class Batch(msgspec.Struct, omit_defaults=True):
     batch: list[Message]
     context: Context | None = None
-    sentAt: str | None = None
+    sentAt: DateTime | None = None
     writeKey: str | None = None
 
 

@@ -100,6 +100,7 @@ def test_openapi_documents_the_ingestion_endpoints(served: tuple[str, str, str])
             "sentAt",
             "previousId",
             "groupId",
+            *("user_id", "external_id", "anonymous_id", "previous_id", "group_id"),  # aliases
         }
     }
     documented["anonymousId"] = "doc-visitor"
@@ -159,9 +160,13 @@ _AGREEMENT: list[tuple[str, Any, bool]] = [
     ("/v1/track", {"userId": 42, "event": "Signed Up"}, True),
     ("/v1/track", {"user_id": "doc-u", "event": "Signed Up", "type": "track"}, True),
     ("/v1/track", {"event": "Signed Up"}, False),
+    ("/v1/track", {"userId": None, "anonymousId": None, "event": "Signed Up"}, False),
+    ("/v1/track", {"anonymousId": "doc-a", "event": None}, False),
     ("/v1/track", {"anonymousId": " Undefined ", "event": "Signed Up"}, False),
     ("/v1/track", {"anonymousId": "[object Object]", "event": "Signed Up"}, False),
     ("/v1/track", {"userId": 0, "event": "Signed Up"}, False),
+    ("/v1/track", {"userId": 1e300, "event": "Signed Up"}, False),
+    ("/v1/track", {"anonymous_id": {}, "userId": "doc-u", "event": "Signed Up"}, False),
     ("/v1/track", {"anonymousId": "   ", "event": "Signed Up"}, False),
     ("/v1/track", {"anonymousId": "a" * 256, "event": "Signed Up"}, False),
     ("/v1/track", {"anonymousId": "doc-a"}, False),
@@ -177,6 +182,7 @@ _AGREEMENT: list[tuple[str, Any, bool]] = [
     ("/v1/identify", {"traits": {"plan": "pro"}}, False),
     ("/v1/batch", {"batch": [{"type": "track", "anonymousId": "doc-a", "event": "x"}]}, True),
     ("/v1/batch", {"batch": [{"anonymousId": "doc-a", "event": "x"}]}, False),
+    ("/v1/batch", {"batch": [{"type": None, "anonymousId": "doc-a", "event": "x"}]}, False),
 ]
 
 

@@ -75,8 +75,11 @@ def _kind_schema(kind: str) -> str:
     return f"{kind.capitalize()}Message"
 
 
+_GIVEN = {"not": {"type": "null"}}  # null is how a client says a field is absent
+
+
 def _one_of_names(names: tuple[str, ...]) -> dict[str, Any]:
-    return {"anyOf": [{"required": [name]} for name in names]}
+    return {"anyOf": [{"required": [name], "properties": {name: _GIVEN}} for name in names]}
 
 
 def _message_rules(components: dict[str, Any]) -> None:
@@ -85,10 +88,11 @@ def _message_rules(components: dict[str, Any]) -> None:
     (or no type), and a track its event, a group its groupId, an alias previousId and userId;
     a message in a batch, or sent alone to /v1/collect, says its type."""
     components["Message"].update(_one_of_names(_USER_ID + _ANONYMOUS_ID))
-    components["TypedMessage"] = {"allOf": [_ref("Message"), {"required": ["type"]}]}
+    typed = {"required": ["type"], "properties": {"type": _GIVEN}}
+    components["TypedMessage"] = {"allOf": [_ref("Message"), typed]}
     components["Batch"]["properties"]["batch"]["items"] = _ref("TypedMessage")
     needs: dict[str, list[dict[str, Any]]] = {
-        "track": [{"required": ["event"], "properties": {"event": {"minLength": 1}}}],
+        "track": [{"required": ["event"], "properties": {"event": {**_GIVEN, "minLength": 1}}}],
         "group": [_one_of_names(("groupId", "group_id"))],
         "alias": [_one_of_names(("previousId", "previous_id")), _one_of_names(_USER_ID)],
     }

@@ -38,7 +38,19 @@ IdText = Annotated[
         extra_json_schema={"not": {"pattern": _placeholder_pattern()}},
     ),
 ]
-Id = IdText | Annotated[float, msgspec.Meta(extra_json_schema={"not": {"enum": [0, -1]}})]
+# Kept as their text, whole numbers as digits: fewer than 256 characters, and not 0 or -1.
+IdNumber = Annotated[
+    float,
+    msgspec.Meta(gt=-1e254, lt=1e255, extra_json_schema={"not": {"enum": [0, -1]}}),
+]
+Id = IdText | IdNumber
+
+_SAME = "; when both are given they must name the same id"
+UserIdAlias = Annotated[Id | None, msgspec.Meta(description="alias of userId" + _SAME)]
+AnonymousIdAlias = Annotated[Id | None, msgspec.Meta(description="alias of anonymousId" + _SAME)]
+PreviousIdAlias = Annotated[Id | None, msgspec.Meta(description="alias of previousId" + _SAME)]
+GroupIdAlias = Annotated[Id | None, msgspec.Meta(description="alias of groupId" + _SAME)]
+
 DateTime = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 MessageType = Literal["identify", "track", "page", "screen", "group", "alias", "page_leave", "form"]
@@ -89,6 +101,11 @@ class Message(msgspec.Struct, omit_defaults=True):
     groupId: Id | None = None
     previousId: Id | None = None
     integrations: dict[str, Any] | None = None
+    user_id: UserIdAlias = None
+    external_id: UserIdAlias = None
+    anonymous_id: AnonymousIdAlias = None
+    previous_id: PreviousIdAlias = None
+    group_id: GroupIdAlias = None
 
 
 class Batch(msgspec.Struct, omit_defaults=True):

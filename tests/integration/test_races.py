@@ -447,17 +447,25 @@ def test_an_enrichment_pass_holds_only_the_contacts_of_raced_bindings(pg_store: 
         assert not locked(ann)
 
 
+def _members(store: Store, **roles: str) -> dict[str, users.User]:
+    """Accounts named by the keywords, made members of the store's workspace with those
+    roles."""
+    made: dict[str, users.User] = {}
+    with store.db.writer.begin() as conn:
+        for name, role in roles.items():
+            user = users.create_user(conn, f"{name}-{store.ws.id}@example.com", "x", now=now_us())
+            assert user
+            assert users.set_role(conn, store.ws.id, user.id, role, add=True) == "done"
+            made[name] = user
+    return made
+
+
 @pytest.mark.postgres
 def test_two_admins_stepping_down_at_once_leave_one_admin(pg_store: Store) -> None:
     """Each admin sees the other as an admin and steps down; without the member rows held,
     both would pass the last-admin check and leave a workspace nobody can manage."""
     db, ws = pg_store.db, pg_store.ws
-    with db.writer.begin() as conn:
-        ada = users.create_user(conn, f"ada-{ws.id}@example.com", "x", now=now_us())
-        bo = users.create_user(conn, f"bo-{ws.id}@example.com", "x", now=now_us())
-        assert ada and bo
-        for someone in (ada, bo):
-            assert users.set_role(conn, ws.id, someone.id, users.ADMIN, add=True) == "done"
+    ada, bo = _members(pg_store, ada=users.ADMIN, bo=users.ADMIN).values()
 
     def bo_steps_down() -> users.RoleChange:
         with db.writer.begin() as conn:
@@ -481,12 +489,7 @@ def test_a_role_change_racing_the_members_removal_does_not_bring_them_back(
     """One admin removes cy while another, whose page still lists cy, makes cy an admin:
     the change waits for the removal, then finds no member to change."""
     db, ws = pg_store.db, pg_store.ws
-    with db.writer.begin() as conn:
-        ada = users.create_user(conn, f"ada-{ws.id}@example.com", "x", now=now_us())
-        cy = users.create_user(conn, f"cy-{ws.id}@example.com", "x", now=now_us())
-        assert ada and cy
-        assert users.set_role(conn, ws.id, ada.id, users.ADMIN, add=True) == "done"
-        assert users.set_role(conn, ws.id, cy.id, users.VIEWER, add=True) == "done"
+    ada, cy = _members(pg_store, ada=users.ADMIN, cy=users.VIEWER).values()
 
     def promote_cy() -> users.RoleChange:
         with db.writer.begin() as conn:

@@ -68,7 +68,9 @@ _PAGE = ("limit", "cursor")
 # Names a message may give each id under (SPEC §3: Segment's, and snake_case aliases).
 _USER_ID = ("userId", "user_id", "external_id")
 _ANONYMOUS_ID = ("anonymousId", "anonymous_id")
-_KINDS = ("track", "page", "screen", "group", "identify", "alias")
+_STORING_KINDS = ("track", "page", "screen", "group")  # answered with Success
+_IDENTIFYING_KINDS = ("identify", "alias")  # answered with IdentifyResult
+_KINDS = _STORING_KINDS + _IDENTIFYING_KINDS
 
 
 def _kind_schema(kind: str) -> str:
@@ -115,7 +117,7 @@ _OPERATIONS: list[
             "events:write",
             (),
         )
-        for kind in _KINDS[:4]
+        for kind in _STORING_KINDS
     ),
     *(
         (
@@ -127,7 +129,7 @@ _OPERATIONS: list[
             "events:write",
             (),
         )
-        for kind in _KINDS[4:]
+        for kind in _IDENTIFYING_KINDS
     ),
     *(
         ("post", path, "Ingest a batch", ("Batch",), ("BatchResult",), "events:write", ())
@@ -157,7 +159,7 @@ _OPERATIONS: list[
             f"/v1/{letter}",
             f"One {kind} message from Segment's analytics.js (write key in the body)",
             (_kind_schema(kind),),
-            ("IdentifyResult",) if kind in ("identify", "alias") else ("Success",),
+            ("IdentifyResult",) if kind in _IDENTIFYING_KINDS else ("Success",),
             "events:write",
             (),
         )

@@ -125,7 +125,7 @@ def serve(db_url: str, host: str, port: int, workers: int, demo: bool) -> None:
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http="seam.http_protocol:SeamHttpProtocol",
     )
 
 

@@ -8,13 +8,15 @@ bare ASGI endpoint of `bench/` served 36,300-37,400 req/s instead of 29,300-30,9
 on this machine); a Seam ingest request saves the same ~6 µs.
 
 The head waits only for the body's first write (Seam's answers are whole bodies, never a
-stream). Anything else the connection writes meanwhile (`100 Continue`, which the client awaits
-before it sends the body) goes out at once, and closing the connection sends a held head first.
+stream) or for the end of the response (a HEAD request's answer has no body). Anything else the
+connection writes meanwhile (`100 Continue`, which the client awaits before it sends the body)
+goes out at once, and closing the connection sends a held head first.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -27,17 +29,21 @@ class SeamHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and not isinstance(cycle.transport, HeadWithBody):
-            cycle.transport = HeadWithBody(cycle.transport)
+            held = HeadWithBody(cycle.transport, cycle.on_response)
+            cycle.transport = held
+            cycle.on_response = held.response_complete
 
 
 class HeadWithBody(asyncio.Transport):
     """One request's view of the connection: its response head is held until the first body
-    write and sent with it."""
+    write and sent with it, or sent alone when the response ends without a body write (uvicorn
+    writes none for HEAD)."""
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, on_response: Callable[[], None]) -> None:
         super().__init__()
         self._transport = transport
-        self._head: bytes | None = None  # b"" once the head went out
+        self._on_response = on_response
+        self._head: bytes | None = None
         self._sent_head = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -55,6 +61,10 @@ class HeadWithBody(asyncio.Transport):
             self._sent_head = True
         if data:
             self._transport.write(data)
+
+    def response_complete(self) -> None:
+        self._flush()
+        self._on_response()
 
     def close(self) -> None:
         self._flush()

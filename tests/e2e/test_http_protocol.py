@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from typing import Any
 from urllib.parse import urlsplit
 
 from .support import Server, Workspace, basic, uid
@@ -96,3 +97,31 @@ def test_a_client_expecting_100_continue_is_told_to_send_its_body(
     assert head.startswith(b"HTTP/1.1 200 "), head
     assert json.loads(answer) == {"status": "success"}
     assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Uploaded"]
+
+
+def test_head_requests_and_pipelined_requests_are_answered_in_order(server: Server):
+    """A HEAD answer is a head without a body: it must still go out, and the requests behind
+    it on the same connection must still be answered, in order."""
+    get = b"GET /healthz HTTP/1.1\r\nHost: seam\r\n\r\n"
+    head = b"HEAD /healthz HTTP/1.1\r\nHost: seam\r\n\r\n"
+    with _connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(get + head + get)
+        answers = [
+            _read_from(stream, has_body=method != "HEAD") for method in ("GET", "HEAD", "GET")
+        ]
+    for status, _, _ in answers:
+        assert status.startswith(b"HTTP/1.1 200 ")
+    (_, _, first), (_, head_length, nothing), (_, _, third) = answers
+    assert json.loads(first)["status"] == "ok" and third == first
+    assert nothing == b"" and head_length == len(first)
+
+
+def _read_from(stream: Any, *, has_body: bool) -> tuple[bytes, int, bytes]:
+    """(status line, Content-Length, body) of the next response on a connection."""
+    status = stream.readline()
+    length = 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, length, stream.read(length) if has_body else b""

@@ -129,13 +129,25 @@ def _bench_seam(
             ("raw executemany", raw[ceilings.RAW_EXECUTEMANY], goal),
             ("raw COPY", raw[ceilings.RAW_COPY], goal),
         ]
+
+    def starlette_again() -> Reference:
+        result = ceilings.trivial_endpoint(profile, workdir, "bench.trivial_app")
+        out.notes.append(f"trivial endpoint, Starlette, again: {result.describe()}")
+        return ("trivial, Starlette, measured right after", result.ok_per_second, goal)
+
     with (
         seam_database(backend, workdir, args.pg) as db_url,
         seam_server.serve(db_url, workdir) as seam,
     ):
         phase = time.monotonic()
         stored = seam_load.measure(
-            seam, profile, run_id, out, trivial=single_refs, raw=ceilings_for
+            seam,
+            profile,
+            run_id,
+            out,
+            trivial=single_refs,
+            raw=ceilings_for,
+            trivial_again=starlette_again,
         )
         out.notes.append(f"ingest phases took {time.monotonic() - phase:.0f}s")
         phase = time.monotonic()
@@ -160,6 +172,7 @@ def _bench_seam(
                 ],
                 raw=[("raw executemany", raw[ceilings.RAW_SQLITE], goal)],
                 label=", sync=NORMAL",
+                trivial_again=starlette_again,
             )
 
 

@@ -141,7 +141,10 @@ def write_markdown(
         "page 10 ms with 1,000,000 events stored). On SQLite the single-event figure is also "
         "shown against a one-core bound, 1 / (1 / bare-ASGI req/s + 1 / raw rows/s): both "
         "the request and its row are work of the server's one core, so no server could serve "
-        "more than that; the GUIDE sets no goal against it.",
+        "more than that; the GUIDE sets no goal against it. The single-event figure is also "
+        "shown against the Starlette endpoint measured again right after it (the Seam server "
+        "idle meanwhile): the VM's speed drifts within minutes, and the ceilings were measured "
+        "a few minutes before.",
         "",
         *_machine_speed(results),
         "Noise: the machine is a 2-core VM; anything else running on it (builds, test suites) "

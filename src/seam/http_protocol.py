@@ -7,16 +7,15 @@ the client's kernel, on the same core on a loopback or a one-core server. Writte
 bare ASGI endpoint of `bench/` served 36,300-37,400 req/s instead of 29,300-30,900 (A/B runs
 on this machine); a Seam ingest request saves the same ~6 µs.
 
-The head waits only for the body's first write (Seam's answers are whole bodies, never a
-stream) or for the end of the response (a HEAD request's answer has no body). Anything else the
-connection writes meanwhile (`100 Continue`, which the client awaits before it sends the body)
-goes out at once, and closing the connection sends a held head first.
+The head waits for the body's first write or, at most, for the event loop's next turn (a HEAD
+request's answer has no body). Anything else the connection writes meanwhile (`100 Continue`,
+which the client awaits before it sends the body) goes out at once, and closing the connection
+sends a held head first.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -29,20 +28,19 @@ class SeamHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and not isinstance(cycle.transport, HeadWithBody):
-            held = HeadWithBody(cycle.transport, cycle.on_response)
-            cycle.transport = held
-            cycle.on_response = held.response_complete
+            cycle.transport = HeadWithBody(cycle.transport, self.loop)
 
 
 class HeadWithBody(asyncio.Transport):
     """One request's view of the connection: its response head is held until the first body
-    write and sent with it, or sent alone when the response ends without a body write (uvicorn
-    writes none for HEAD)."""
+    write and sent with it, or sent alone at the loop's next turn (uvicorn writes no body for
+    HEAD). An answer's body write follows its head in the same turn: nothing awaits between
+    them unless the connection's buffer is full, and then the head is better sent anyway."""
 
-    def __init__(self, transport: asyncio.Transport, on_response: Callable[[], None]) -> None:
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._transport = transport
-        self._on_response = on_response
+        self._loop = loop
         self._head: bytes | None = None
         self._sent_head = False
 
@@ -51,6 +49,7 @@ class HeadWithBody(asyncio.Transport):
             self._transport.write(data)
         elif self._head is None and bytes(data[: len(CONTINUE)]) != CONTINUE:
             self._head = bytes(data)
+            self._loop.call_soon(self._flush)
         else:
             self._flush(data)
 
@@ -61,10 +60,6 @@ class HeadWithBody(asyncio.Transport):
             self._sent_head = True
         if data:
             self._transport.write(data)
-
-    def response_complete(self) -> None:
-        self._flush()
-        self._on_response()
 
     def close(self) -> None:
         self._flush()

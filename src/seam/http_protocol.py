@@ -58,7 +58,9 @@ class HeadWithBody(asyncio.Transport):
             data = self._head + data
             self._head = None
             self._sent_head = True
-        if data:
+        # The client may have gone between the head and the loop's next turn: uvloop refuses
+        # writes to a closed connection, and nobody is left to read them.
+        if data and not self._transport.is_closing():
             self._transport.write(data)
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from typing import Any
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from .support import Server, Workspace, basic, uid
@@ -28,22 +28,15 @@ def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    """(head, body) of one response with a Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head, body
+def _read_from(stream: BinaryIO, *, has_body: bool = True) -> tuple[bytes, int, bytes]:
+    """(status line, Content-Length, body) of the next response on a connection."""
+    status = stream.readline()
+    length = 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, length, stream.read(length) if has_body else b""
 
 
 def _segments_in(sock: socket.socket) -> int:
@@ -55,18 +48,19 @@ def test_each_answer_arrives_in_one_tcp_segment(server: Server, workspace: Works
     """uvicorn on its own sends the head and the body of a response as two segments; Seam sends
     them together (measured from the client's socket over 40 track requests)."""
     headers = {**basic(workspace.write_key), "Content-Type": "application/json"}
-    with _connect(server) as sock:
+    with _connect(server) as sock, sock.makefile("rb") as stream:
         vid = uid("vid_")
         before = _segments_in(sock)
         for n in range(40):
             body = json.dumps({"anonymousId": vid, "event": "Tapped", "messageId": f"{vid}-{n}"})
             sock.sendall(_request("/v1/track", body.encode(), headers))
-            head, answer = _read_response(sock)
-            assert head.startswith(b"HTTP/1.1 200 "), head
+            status, _, answer = _read_from(stream)
+            assert status.startswith(b"HTTP/1.1 200 "), status
             assert json.loads(answer) == {"status": "success"}
         received = _segments_in(sock) - before
-    # One segment per answer; a few pure ACKs may come on top, never a second segment each.
-    assert 40 <= received < 50, received
+    # One segment per answer; pure ACKs may come on top (a slow answer lets the server's kernel
+    # acknowledge the request first), never a second segment for each answer (81 then).
+    assert 40 <= received < 60, received
     assert len(workspace.events(anonymous_id=vid)) == 40
 
 
@@ -93,8 +87,9 @@ def test_a_client_expecting_100_continue_is_told_to_send_its_body(
             interim += chunk
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(request[head_end:])
-        head, answer = _read_response(sock)
-    assert head.startswith(b"HTTP/1.1 200 "), head
+        with sock.makefile("rb") as stream:
+            status, _, answer = _read_from(stream)
+    assert status.startswith(b"HTTP/1.1 200 "), status
     assert json.loads(answer) == {"status": "success"}
     assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Uploaded"]
 
@@ -114,14 +109,3 @@ def test_head_requests_and_pipelined_requests_are_answered_in_order(server: Serv
     (_, _, first), (_, head_length, nothing), (_, _, third) = answers
     assert json.loads(first)["status"] == "ok" and third == first
     assert nothing == b"" and head_length == len(first)
-
-
-def _read_from(stream: Any, *, has_body: bool) -> tuple[bytes, int, bytes]:
-    """(status line, Content-Length, body) of the next response on a connection."""
-    status = stream.readline()
-    length = 0
-    while (line := stream.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, length, stream.read(length) if has_body else b""

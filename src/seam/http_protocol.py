@@ -27,6 +27,8 @@ class SeamHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         cycle = self.cycle
+        # A request that upgrades the connection returns before uvicorn makes its cycle: the
+        # previous request's cycle, already wrapped, is still there.
         if cycle is not None and not isinstance(cycle.transport, HeadWithBody):
             cycle.transport = HeadWithBody(cycle.transport, self.loop)
 

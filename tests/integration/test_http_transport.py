@@ -44,29 +44,3 @@ def test_a_held_head_is_dropped_quietly_when_the_client_left_before_the_next_tur
         return errors
 
     assert uvloop.run(scenario()) == []
-
-
-def test_a_head_and_its_body_reach_the_client_as_one_write() -> None:
-    async def scenario() -> bytes:
-        loop = asyncio.get_running_loop()
-        accepted: list[asyncio.Transport] = []
-
-        class Accept(asyncio.Protocol):
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                accepted.append(cast(asyncio.Transport, transport))
-
-        server = await loop.create_server(Accept, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while not accepted:
-            await asyncio.sleep(0.01)
-        connection = HeadWithBody(accepted[0], loop)
-        connection.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-        connection.write(b"{}")
-        received = await reader.readexactly(40)
-        writer.close()
-        connection.close()
-        server.close()
-        return received
-
-    assert uvloop.run(scenario()) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"

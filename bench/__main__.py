@@ -130,10 +130,8 @@ def _bench_seam(
             ("raw COPY", raw[ceilings.RAW_COPY], goal),
         ]
 
-    def starlette_again() -> Reference:
-        result = ceilings.trivial_endpoint(profile, workdir, "bench.trivial_app")
-        out.notes.append(f"trivial endpoint, Starlette, again: {result.describe()}")
-        return ("trivial, Starlette, measured right after", result.ok_per_second, goal)
+    def starlette() -> contextlib.AbstractContextManager[ceilings.Load]:
+        return ceilings.trivial_server(profile, workdir, "bench.trivial_app")
 
     with (
         seam_database(backend, workdir, args.pg) as db_url,
@@ -147,7 +145,7 @@ def _bench_seam(
             out,
             trivial=single_refs,
             raw=ceilings_for,
-            trivial_again=starlette_again,
+            starlette=starlette,
         )
         out.notes.append(f"ingest phases took {time.monotonic() - phase:.0f}s")
         phase = time.monotonic()
@@ -172,7 +170,7 @@ def _bench_seam(
                 ],
                 raw=[("raw executemany", raw[ceilings.RAW_SQLITE], goal)],
                 label=", sync=NORMAL",
-                trivial_again=starlette_again,
+                starlette=starlette,
             )
 
 

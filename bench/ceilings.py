@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.config import Profile
@@ -22,9 +23,14 @@ RAW_COPY = "raw inserts, COPY (rows/s)"
 RAW_EXECUTEMANY = "raw inserts, executemany (rows/s)"
 
 
-def trivial_endpoint(profile: Profile, workdir: Path, module: str) -> WrkResult:
-    """wrk against `module` (bench.trivial_app: Starlette + msgspec; bench.trivial_asgi: the
-    same without Starlette), uvicorn uvloop/httptools, 1 worker."""
+# Runs wrk against a server already up: (prefix, seconds) -> result.
+Load = Callable[[str, int], WrkResult]
+
+
+@contextlib.contextmanager
+def trivial_server(profile: Profile, workdir: Path, module: str) -> Iterator[Load]:
+    """Serve `module` (bench.trivial_app: Starlette + msgspec; bench.trivial_asgi: the same
+    without Starlette) with uvicorn uvloop/httptools, 1 worker, warmed up; yield its load."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", f"{module}:app",
@@ -33,17 +39,26 @@ def trivial_endpoint(profile: Profile, workdir: Path, module: str) -> WrkResult:
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with server(cmd, port=port, log=workdir / f"{module}.log"):
-        load = functools.partial(
-            run_wrk,
-            url,
-            mode="track",
-            authorization="Basic d2tfdHJpdmlhbDo=",
-            pool=profile.anon_pool,
-            connections=profile.wrk_connections,
-            threads=profile.wrk_threads,
-        )
-        load(prefix="warm", seconds=profile.wrk_warmup_seconds)
-        return load(prefix="trivial", seconds=profile.wrk_seconds)
+
+        def load(prefix: str, seconds: int) -> WrkResult:
+            return run_wrk(
+                url,
+                mode="track",
+                prefix=prefix,
+                authorization="Basic d2tfdHJpdmlhbDo=",
+                pool=profile.anon_pool,
+                seconds=seconds,
+                connections=profile.wrk_connections,
+                threads=profile.wrk_threads,
+            )
+
+        load("warm", profile.wrk_warmup_seconds)
+        yield load
+
+
+def trivial_endpoint(profile: Profile, workdir: Path, module: str) -> WrkResult:
+    with trivial_server(profile, workdir, module) as load:
+        return load("trivial", profile.wrk_seconds)
 
 
 def measure(

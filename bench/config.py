@@ -39,6 +39,10 @@ class Profile:
     timeline_passes: int  # full walks over the contact's timeline (100 events a page)
     anon_pool: int  # anonymousIds the wrk load cycles through
     load_concurrency: int  # concurrent /v1/batch requests of the bulk loader
+    # Single-event ingest alternating with the Starlette endpoint: Seam runs between the
+    # endpoint's runs, so both face the same minutes of the VM.
+    alternating_rounds: int
+    alternating_seconds: int
 
 
 FULL = Profile(
@@ -56,6 +60,8 @@ FULL = Profile(
     timeline_passes=3,
     anon_pool=10_000,
     load_concurrency=16,
+    alternating_rounds=3,
+    alternating_seconds=5,
 )
 
 QUICK = Profile(
@@ -73,4 +79,6 @@ QUICK = Profile(
     timeline_passes=1,
     anon_pool=10_000,
     load_concurrency=16,
+    alternating_rounds=2,
+    alternating_seconds=3,
 )

@@ -141,10 +141,12 @@ def write_markdown(
         "page 10 ms with 1,000,000 events stored). On SQLite the single-event figure is also "
         "shown against a one-core bound, 1 / (1 / bare-ASGI req/s + 1 / raw rows/s): both "
         "the request and its row are work of the server's one core, so no server could serve "
-        "more than that; the GUIDE sets no goal against it. The single-event figure is also "
-        "shown against the Starlette endpoint measured again right after it (the Seam server "
-        "idle meanwhile): the VM's speed drifts within minutes, and the ceilings were measured "
-        "a few minutes before.",
+        "more than that; the GUIDE sets no goal against it. The VM's speed drifts within "
+        "minutes and the ceilings were measured a few minutes before Seam's runs, so single-event "
+        "ingest is also measured alternating with the Starlette endpoint (both servers up on the "
+        "server core, the one not loaded idle): Starlette, Seam, Starlette, …, Starlette, in runs "
+        "of a few seconds; Seam's mean rate is judged against the mean, over its runs, of the two "
+        "endpoint runs around each (every rate and pair ratio is in the details).",
         "",
         *_machine_speed(results),
         "Noise: the machine is a 2-core VM; anything else running on it (builds, test suites) "

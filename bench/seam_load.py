@@ -7,17 +7,21 @@ against the 2xx responses wrk received: a 2xx must mean stored ("never 200 and l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from bench.ceilings import Load
 from bench.client import TimedClient, iso
-from bench.config import Profile
+from bench.config import THROUGHPUT_TARGET_RATIO, Profile
 from bench.results import BackendResult, Figure
 from bench.seam_server import SeamInstance
 from bench.wrk_driver import WrkResult, run_wrk
 
 SINGLE = "single-event ingest{label} (req/s)"
+SINGLE_ALTERNATING = "single-event ingest{label}, alternating (req/s)"
 BATCH = "batch ingest{label} (events/s)"
 BATCH_SIZE = 100
 SAMPLE_SIZE = 50
@@ -109,14 +113,47 @@ def _measure(
         out.problems.append(
             f"{mode}{label}: stored events differ from those sent: {check.bad_samples}"
         )
+    _note_load_problems(out, result, f"{mode}{label}")
+    return result, (warm.ok + result.ok) * per_request
+
+
+def _note_load_problems(out: BackendResult, result: WrkResult, what: str) -> None:
     if result.non_2xx:
         statuses = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
-        out.problems.append(
-            f"{mode}{label}: {result.non_2xx} non-2xx responses under load {statuses}"
-        )
+        out.problems.append(f"{what}: {result.non_2xx} non-2xx responses under load {statuses}")
     if any(result.socket_errors.values()):
-        out.problems.append(f"{mode}{label}: socket errors under load {result.socket_errors}")
-    return result, (warm.ok + result.ok) * per_request
+        out.problems.append(f"{what}: socket errors under load {result.socket_errors}")
+
+
+def _alternate(
+    seam: SeamInstance,
+    profile: Profile,
+    run_id: str,
+    out: BackendResult,
+    label: str,
+    starlette: Load,
+) -> tuple[float, float]:
+    """Starlette, Seam, Starlette, …, Starlette: every single-event run of Seam sits between
+    two runs of the trivial endpoint, so each is judged against the minutes it ran in.
+    Returns (Seam's mean req/s, the mean over Seam's runs of the two endpoint runs around it);
+    both servers stay up on the server core, the one not loaded idle."""
+    seconds = profile.alternating_seconds
+    around = [starlette(f"{run_id}alt0", seconds).ok_per_second]
+    seams: list[float] = []
+    for i in range(profile.alternating_rounds):
+        result = _wrk(seam, profile, "track", f"{run_id}alt{i}", seconds)
+        _note_load_problems(out, result, f"track{label}, alternating")
+        seams.append(result.ok_per_second)
+        around.append(starlette(f"{run_id}alt{i + 1}", seconds).ok_per_second)
+    references = [(a + b) / 2 for a, b in itertools.pairwise(around)]
+    ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, references, strict=True))
+    out.notes.append(
+        f"single-event ingest{label} alternating with the Starlette endpoint ({seconds} s runs): "
+        f"Starlette {', '.join(f'{r:,.0f}' for r in around)} req/s; Seam "
+        f"{', '.join(f'{r:,.0f}' for r in seams)} req/s; each Seam run against the mean of the "
+        f"two around it: {ratios}"
+    )
+    return sum(seams) / len(seams), sum(references) / len(references)
 
 
 # A figure Seam's throughput is judged against: (name, rate, goal ratio or None).
@@ -132,16 +169,15 @@ def measure(
     trivial: list[Reference],
     raw: list[Reference],
     label: str = "",
-    trivial_again: Callable[[], Reference] | None = None,
+    starlette: Callable[[], AbstractContextManager[Load]] | None = None,
 ) -> int:
     """Single and batch ingest figures; returns how many events were acknowledged in total.
 
-    `trivial_again` measures a trivial endpoint once more, right after the single-event run:
-    the VM's speed drifts within minutes, and the ceilings were measured a few minutes earlier.
+    `starlette` serves the Starlette trivial endpoint again, to run in alternation with Seam's
+    single-event ingest: the VM's speed drifts within minutes, and the ceilings were measured a
+    few minutes earlier.
     """
     single, single_events = _measure(seam, profile, "track", run_id, out, label)
-    if trivial_again is not None:
-        trivial = [*trivial, trivial_again()]
     for trivial_name, trivial_rate, goal in trivial:
         out.add(
             Figure(
@@ -152,6 +188,21 @@ def measure(
                 trivial_rate,
                 trivial_name,
                 target_ratio=goal,
+            )
+        )
+    if starlette is not None:
+        with starlette() as load:
+            seam_rate, starlette_rate = _alternate(seam, profile, run_id, out, label, load)
+        out.add(
+            Figure(
+                out.backend,
+                SINGLE_ALTERNATING.format(label=label),
+                seam_rate,
+                "req/s",
+                starlette_rate,
+                f"trivial, Starlette, alternating {profile.alternating_rounds} x "
+                f"{profile.alternating_seconds} s runs",
+                target_ratio=THROUGHPUT_TARGET_RATIO,
             )
         )
     batch, batch_events = _measure(seam, profile, "batch", run_id, out, label)

@@ -125,7 +125,7 @@ def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
 ) -> None:
     """PostgreSQL restarted, or a proxy closed idle connections: every pooled connection of
     both servers is dead. The next requests must still be served (writers retry on a fresh
-    connection, readers ping first), and nothing acknowledged may be lost."""
+    connection, so do readers), and nothing acknowledged may be lost."""
     urls, secret = pg_cluster
 
     def send(url: str, kind: str, body: dict[str, object]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -91,19 +92,18 @@ async def export_contact(request: Request) -> Response:
     ws = principal.workspace.id
     contact_id = request.path_params["contact_id"]
 
-    def work() -> Any:
-        with app_state(request).db.reader.connect() as conn:
-            view = reads.contact_view(conn, ws, contact_id)
-            if view is None:
-                return None
-            rows = timelines.find(
-                conn,
-                ws,
-                timelines.EventQuery(contact_id=contact_id, descending=False, limit=1_000_000),
-            )
-            return {**render.contact(view), "events": [render.event(r) for r in rows]}
+    def work(conn: Connection) -> Any:
+        view = reads.contact_view(conn, ws, contact_id)
+        if view is None:
+            return None
+        rows = timelines.find(
+            conn,
+            ws,
+            timelines.EventQuery(contact_id=contact_id, descending=False, limit=1_000_000),
+        )
+        return {**render.contact(view), "events": [render.event(r) for r in rows]}
 
-    document = await run_in_threadpool(work)
+    document = await run_in_threadpool(app_state(request).db.read, work)
     if document is None:
         raise NotFound("no such contact")
     return JSON(

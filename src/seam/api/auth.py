@@ -8,6 +8,7 @@ import functools
 import hmac
 import time
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -82,15 +83,14 @@ def _digest(plain: str) -> str:
 
 
 async def _read_key(state: AppState, plain: str, digest: str) -> Principal | None:
-    def read() -> tuple[ApiKey | None, Workspace | None]:
-        with state.db.reader.connect() as conn:
-            key = ws_store.find_key(conn, plain)
-            if key is None:
-                return None, None
-            return key, ws_store.get_workspace(conn, key.workspace_id)
+    def read(conn: Connection) -> tuple[ApiKey | None, Workspace | None]:
+        key = ws_store.find_key(conn, plain)
+        if key is None:
+            return None, None
+        return key, ws_store.get_workspace(conn, key.workspace_id)
 
     read_at = time.monotonic()
-    key, workspace = await run_in_threadpool(read)
+    key, workspace = await run_in_threadpool(state.db.read, read)
     # The index lookup finds the row; the final equality is checked in constant time.
     found = (
         Principal.of(key, workspace)

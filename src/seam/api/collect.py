@@ -138,11 +138,8 @@ async def preflight(request: Request) -> Response:
 
 
 async def _some_workspace_allows(request: Request, host: str) -> bool:
-    def domains() -> list[tuple[str, ...]]:
-        with app_state(request).db.reader.connect() as conn:
-            return [ws.domains for ws in ws_store.list_workspaces(conn)]
-
-    return any(host_allowed(host, d) for d in await run_in_threadpool(domains))
+    workspaces = await run_in_threadpool(app_state(request).db.read, ws_store.list_workspaces)
+    return any(host_allowed(host, ws.domains) for ws in workspaces)
 
 
 BROWSER_PATHS = ("/v1/collect", "/v1/b", *(f"/v1/{letter}" for letter in ANALYTICS_JS_PATHS))

@@ -22,13 +22,7 @@ from .state import app_state
 
 
 async def _read(request: Request, work: Any) -> Any:
-    db = app_state(request).db
-
-    def run() -> Any:
-        with db.reader.connect() as conn:
-            return work(conn)
-
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(app_state(request).db.read, work)
 
 
 async def list_events(request: Request) -> Response:

@@ -34,11 +34,10 @@ async def identify_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
 
     def find() -> tuple[Workspace, str] | None:
-        with state.db.reader.connect() as conn:
-            for workspace in ws_store.list_workspaces(conn):
-                sub = verify_app_token(token.strip(), workspace)
-                if sub is not None:
-                    return workspace, sub
+        for workspace in state.db.read(ws_store.list_workspaces):
+            sub = verify_app_token(token.strip(), workspace)
+            if sub is not None:
+                return workspace, sub
         return None
 
     found = await run_in_threadpool(find)
@@ -51,11 +50,9 @@ async def identify_session(request: Request) -> Response:
     if external_id is None or isinstance(external_id, InvalidId):
         raise Unauthorized("the token's sub is not a usable external id", code="invalid_token")
 
-    def visitor() -> str | None:
-        with state.db.reader.connect() as conn:
-            return timelines.visitor_of_session(conn, workspace.id, session_id)
-
-    anonymous_id = await run_in_threadpool(visitor)
+    anonymous_id = await run_in_threadpool(
+        state.db.read, lambda conn: timelines.visitor_of_session(conn, workspace.id, session_id)
+    )
     if anonymous_id is None:
         raise NotFound("no events were seen for this session")
     now = now_us()

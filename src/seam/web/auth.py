@@ -95,13 +95,7 @@ class Ctx:
 
 async def read(request: Request, work: Callable[[Connection], Any]) -> Any:
     """Run read-only database work off the event loop."""
-    db = app_state(request).db
-
-    def run() -> Any:
-        with db.reader.connect() as conn:
-            return work(conn)
-
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(app_state(request).db.read, work)
 
 
 def _session_and_memberships(
@@ -218,12 +212,16 @@ async def login(request: Request) -> Response:
     state = app_state(request)
     tried = token_hash(email)
 
+    def lookup(conn: Connection) -> tuple[users.User | None, int]:
+        locked_until = users.sign_in_locked_until(conn, tried)
+        if locked_until > now_us():  # refused before the password costs any work
+            return None, locked_until
+        return users.by_email(conn, email), 0
+
     def check() -> tuple[users.User | None, int]:
-        with state.db.reader.connect() as conn:
-            locked_until = users.sign_in_locked_until(conn, tried)
-            if locked_until > now_us():  # refused before the password costs any work
-                return None, locked_until
-            user = users.by_email(conn, email)
+        user, locked_until = state.db.read(lookup)
+        if locked_until:
+            return None, locked_until
         ok = verify_password(user.password_hash if user else None, password)
         return (user if ok else None), 0
 

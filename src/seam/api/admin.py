@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -103,7 +102,7 @@ async def export_contact(request: Request) -> Response:
         )
         return {**render.contact(view), "events": [render.event(r) for r in rows]}
 
-    document = await run_in_threadpool(app_state(request).db.read, work)
+    document = await app_state(request).read(work)
     if document is None:
         raise NotFound("no such contact")
     return JSON(

@@ -9,7 +9,6 @@ import hmac
 import time
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from seam.errors import Forbidden, RateLimited, Unauthorized
@@ -90,7 +89,7 @@ async def _read_key(state: AppState, plain: str, digest: str) -> Principal | Non
         return key, ws_store.get_workspace(conn, key.workspace_id)
 
     read_at = time.monotonic()
-    key, workspace = await run_in_threadpool(state.db.read, read)
+    key, workspace = await state.read(read)
     # The index lookup finds the row; the final equality is checked in constant time.
     found = (
         Principal.of(key, workspace)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -138,7 +137,7 @@ async def preflight(request: Request) -> Response:
 
 
 async def _some_workspace_allows(request: Request, host: str) -> bool:
-    workspaces = await run_in_threadpool(app_state(request).db.read, ws_store.list_workspaces)
+    workspaces = await app_state(request).read(ws_store.list_workspaces)
     return any(host_allowed(host, ws.domains) for ws in workspaces)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,10 +18,6 @@ from . import params, render
 from .auth import require
 from .envelope import JSON
 from .state import app_state
-
-
-async def _read(request: Request, work: Any) -> Any:
-    return await run_in_threadpool(app_state(request).db.read, work)
 
 
 async def list_events(request: Request) -> Response:
@@ -60,7 +55,7 @@ async def list_events(request: Request) -> Response:
         pages = timelines.page_views_of_sessions(conn, ws, sessions)
         return rows, render.derived_durations(rows, pages)
 
-    rows, durations = await _read(request, work)
+    rows, durations = await app_state(request).read(work)
     next_cursor = (
         render.encode_cursor(rows[-1].timestamp, rows[-1].id) if len(rows) == q.limit else None
     )
@@ -70,7 +65,8 @@ async def list_events(request: Request) -> Response:
 async def get_contact(request: Request) -> Response:
     principal = await require(request, "contacts:read")
     contact_id = request.path_params["contact_id"]
-    view = await _read(request, lambda c: reads.contact_view(c, principal.workspace.id, contact_id))
+    ws = principal.workspace.id
+    view = await app_state(request).read(lambda c: reads.contact_view(c, ws, contact_id))
     if view is None:
         raise NotFound("no such contact")
     return JSON({"data": render.contact(view)})
@@ -94,8 +90,7 @@ async def list_contacts(request: Request) -> Response:
         created, cid = render.decode_cursor(cursor, 2)
         before = (render.cursor_number(created), cid)
     limit = params.limit(request, default=50, maximum=500)
-    rows = await _read(
-        request,
+    rows = await app_state(request).read(
         lambda c: reads.find_contacts(
             c,
             ws.id,
@@ -125,7 +120,7 @@ async def get_visitor(request: Request) -> Response:
         contact = reads.contact_view(conn, ws, row.contact_id) if row.contact_id else None
         return row, count, contact
 
-    row, count, contact = await _read(request, work)
+    row, count, contact = await app_state(request).read(work)
     if row is None:
         raise NotFound("this visitor was never seen")
     return JSON(
@@ -153,8 +148,7 @@ async def list_audit(request: Request) -> Response:
     principal = await require(request, "contacts:read")
     limit = params.limit(request)
     before_id = _row_id_cursor(request)
-    rows = await _read(
-        request,
+    rows = await app_state(request).read(
         lambda c: audit_repo.query(
             c,
             principal.workspace.id,
@@ -174,8 +168,7 @@ async def list_quarantine(request: Request) -> Response:
     limit = params.limit(request)
     since = params.timestamp(request, "since")
     after_id = _row_id_cursor(request)
-    rows = await _read(
-        request,
+    rows = await app_state(request).read(
         lambda c: quarantine_repo.query(
             c, principal.workspace.id, since=since, after_id=after_id, limit=limit
         ),

@@ -50,8 +50,8 @@ async def identify_session(request: Request) -> Response:
     if external_id is None or isinstance(external_id, InvalidId):
         raise Unauthorized("the token's sub is not a usable external id", code="invalid_token")
 
-    anonymous_id = await run_in_threadpool(
-        state.db.read, lambda conn: timelines.visitor_of_session(conn, workspace.id, session_id)
+    anonymous_id = await state.read(
+        lambda conn: timelines.visitor_of_session(conn, workspace.id, session_id)
     )
     if anonymous_id is None:
         raise NotFound("no events were seen for this session")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from sqlalchemy import Connection
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from seam.clock import now_us
@@ -16,6 +20,8 @@ from seam.ingest.writer import Writer
 from seam.settings import Settings
 from seam.store.engine import Database
 from seam.store.workspaces import ApiKey, Workspace
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,10 @@ class AppState:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Read-only database work off the event loop (see `Database.read`)."""
+        return await run_in_threadpool(self.db.read, work)
 
 
 class SeamApp(Starlette):

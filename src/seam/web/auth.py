@@ -95,7 +95,7 @@ class Ctx:
 
 async def read(request: Request, work: Callable[[Connection], Any]) -> Any:
     """Run read-only database work off the event loop."""
-    return await run_in_threadpool(app_state(request).db.read, work)
+    return await app_state(request).read(work)
 
 
 def _session_and_memberships(

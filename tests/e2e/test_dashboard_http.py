@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
@@ -24,7 +25,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from e2e.support import Server, Workspace, uid
+from e2e.support import Server, Workspace, ago, iso, uid
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -349,6 +350,52 @@ def test_anonymous_ids_with_slashes_and_dots_link_to_their_own_page(
     # The path form opens them too (the server decodes %2F and %2E before routing).
     for raw in ("visitors/%2E%2E", "visitors/slash%2F..%2F..%2Fsettings"):
         assert "<h1>Visitor" in dashboard.get(raw)
+
+
+def _times_on_page(page: str) -> dict[str, str]:
+    """Page name -> the time on page its timeline entry shows ("42s*": derived), for the
+    entries that show one."""
+    shown = {}
+    for entry in page.split('<li class="event')[1:]:
+        detail = re.search(r'<span class="ev-detail mono">([^<]+)</span>', entry)
+        time_on_page = re.search(r'<span title="Time on page[^"]*">([^<]+) on page</span>', entry)
+        if detail and time_on_page:
+            shown[html.unescape(detail.group(1))] = html.unescape(time_on_page.group(1))
+    return shown
+
+
+def test_the_timelines_show_time_on_page_derived_from_the_next_page_view(
+    dashboard: Dashboard, workspace: Workspace
+) -> None:
+    anonymous_id, session = uid("vid_"), uid("sess_")
+    start = ago(hours=2)
+    workspace.batch(
+        [
+            {
+                "type": "page",
+                "anonymousId": anonymous_id,
+                "messageId": f"{anonymous_id}-{name}",
+                "name": name,
+                "timestamp": iso(start + timedelta(seconds=offset)),
+                "context": {"session_id": session},
+            }
+            for name, offset in (("first", 0), ("second", 42), ("measured", 100), ("last", 4000))
+        ]
+    )
+    workspace.send(  # the measured page view's own beacon: its time is not derived
+        "track",
+        {
+            "anonymousId": anonymous_id,
+            "event": "page_leave",
+            "properties": {"duration_ms": 95_000, "page_message_id": f"{anonymous_id}-measured"},
+        },
+    )
+    expected = {"first": "42s*", "second": "58s*", "measured": "1m 35s"}
+    assert _times_on_page(dashboard.get(f"visitors/{anonymous_id}")) == expected
+    contact_id = workspace.identify({"userId": uid("usr_"), "anonymousId": anonymous_id})[
+        "contact_id"
+    ]
+    assert _times_on_page(dashboard.person(contact_id)) == expected
 
 
 # ---------------------------------------------------------------------------------------------

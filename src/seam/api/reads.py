@@ -47,13 +47,7 @@ async def list_events(request: Request) -> Response:
 
     def work(conn: Any) -> tuple[list[Any], dict[int, int]]:
         rows = timelines.find(conn, ws, q)
-        sessions = {
-            r.session_id
-            for r in rows
-            if r.type == "page" and r.duration_ms is None and r.session_id
-        }
-        pages = timelines.page_views_of_sessions(conn, ws, sessions)
-        return rows, render.derived_durations(rows, pages)
+        return rows, timelines.missing_durations(conn, ws, rows)
 
     rows, durations = await app_state(request).read(work)
     next_cursor = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -15,8 +15,6 @@ from seam.store.reads import ContactView
 from seam.store.timelines import EventRow
 
 from .params import int64
-
-PAGE_DURATION_CAP_MS = 3_600_000
 
 
 def encode_cursor(*parts: object) -> str:
@@ -39,23 +37,6 @@ def cursor_number(part: str, *, negative: bool = False) -> int:
     if value is None or (value < 0 and not negative):
         raise BadRequest("the cursor is not valid", code="invalid_cursor")
     return value
-
-
-def derived_durations(
-    rows: Sequence[Any], session_pages: Mapping[str, list[tuple[int, int]]]
-) -> dict[int, int]:
-    """Durations for page views without a page_leave: time until the session's next page view,
-    capped at one hour (only a session's last page depends on the beacon)."""
-    out: dict[int, int] = {}
-    for row in rows:
-        if row.type != "page" or row.duration_ms is not None or not row.session_id:
-            continue
-        pages = session_pages.get(row.session_id, [])
-        for ts, pid in pages:
-            if (ts, pid) > (row.timestamp, row.id):
-                out[row.id] = min(PAGE_DURATION_CAP_MS, (ts - row.timestamp) // 1000)
-                break
-    return out
 
 
 def event(row: EventRow, durations: Mapping[int, int] | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ they all see the same attribution.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -268,11 +268,37 @@ def find(conn: Connection, ws: str, q: EventQuery) -> list[EventRow]:
     return [_event_row(r) for r in statement.rows(conn, **_params(ws, q))]
 
 
-def page_views_of_sessions(
-    conn: Connection, ws: str, session_ids: Iterable[str]
+# A page view without a page_leave lasts until its session's next page view, at most an hour.
+PAGE_DURATION_CAP_MS = 3_600_000
+
+
+def missing_durations(conn: Connection, ws: str, rows: Sequence[EventRow]) -> dict[int, int]:
+    """event id -> duration (ms) for the page views among `rows` that have none: time until
+    the session's next page view, capped at an hour (only a session's last page view depends
+    on the page_leave beacon)."""
+    sessions = {r.session_id for r in rows if r.type == "page" and r.duration_ms is None}
+    return _durations_until_next_page(rows, _page_views_of_sessions(conn, ws, sessions))
+
+
+def _durations_until_next_page(
+    rows: Sequence[EventRow], session_pages: Mapping[str, list[tuple[int, int]]]
+) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for row in rows:
+        if row.type != "page" or row.duration_ms is not None or not row.session_id:
+            continue
+        for ts, event_id in session_pages.get(row.session_id, []):
+            if (ts, event_id) > (row.timestamp, row.id):
+                out[row.id] = min(PAGE_DURATION_CAP_MS, (ts - row.timestamp) // 1000)
+                break
+    return out
+
+
+def _page_views_of_sessions(
+    conn: Connection, ws: str, session_ids: Iterable[str | None]
 ) -> dict[str, list[tuple[int, int]]]:
-    """session -> sorted (timestamp, id) of its page views, to derive missing durations."""
-    ids = list(set(session_ids))
+    """session -> sorted (timestamp, id) of its page views."""
+    ids = [s for s in set(session_ids) if s]
     if not ids:
         return {}
     rows = conn.execute(

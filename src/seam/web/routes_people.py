@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from seam.api.render import derived_durations
 from seam.errors import NotFound
 from seam.store import audit, dashboard, timelines, visitors
 from seam.web.auth import Ctx, base_context, page, read
@@ -80,9 +79,7 @@ async def visitor_page(request: Request, ctx: Ctx) -> Response:
         if row is None:
             return None
         rows = timelines.find(conn, ws, timelines.EventQuery(anonymous_id=anonymous_id, limit=100))
-        sessions = {r.session_id for r in rows if r.type == "page" and r.session_id}
-        pages = timelines.page_views_of_sessions(conn, ws, sessions)
-        derived = derived_durations(rows, pages)
+        derived = timelines.missing_durations(conn, ws, rows)
         return {
             "visitor": row,
             "groups": group_sessions([event_view(r, derived, []) for r in rows]),

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from seam.api.render import derived_durations
 from seam.errors import NotFound
 from seam.store import dashboard, reads, timelines
 from seam.web.auth import Ctx, base_context, page, read
@@ -31,9 +30,7 @@ def person_data(
         ws,
         timelines.EventQuery(contact_id=contact_id, limit=TIMELINE_PAGE, after=after),
     )
-    sessions = {r.session_id for r in rows if r.type == "page" and r.duration_ms is None}
-    pages = timelines.page_views_of_sessions(conn, ws, {s for s in sessions if s})
-    derived = derived_durations(rows, pages)
+    derived = timelines.missing_durations(conn, ws, rows)
     devices = [v.anonymous_id for v in view.visitors]
     entries = [audit_view(r) for r in dashboard.audit_of_person(conn, ws, contact_id, devices)]
     events = [event_view(r, derived, entries) for r in rows]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
-from seam.store import events, statistics
+from seam.store import events, statistics, visitors
 from seam.store.engine import Database, open_database
 from seam.store.events import EVENT_COLUMNS
 from seam.store.migrations import migrate
@@ -96,3 +96,43 @@ def test_sqlite_has_nothing_to_analyze(tmp_path: Path) -> None:
             assert statistics.refresh(conn) == []
     finally:
         database.dispose()
+
+
+def _index_entries_read(conn: Connection, table: str) -> dict[str, int]:
+    """Index entries each index of `table` has returned in this transaction so far."""
+    rows = conn.execute(
+        text(
+            "SELECT indexrelid::regclass::text, pg_stat_get_xact_tuples_returned(indexrelid)"
+            " FROM pg_index WHERE indrelid = CAST(:table AS regclass)"
+        ),
+        {"table": table},
+    )
+    return {name: int(n) for name, n in rows}
+
+
+@pytest.mark.postgres
+def test_batch_lookups_in_a_workspace_newer_than_the_statistics_read_only_their_keys(
+    fresh_pg: Database,
+) -> None:
+    """The statistics know workspace `old` only: `new` looks empty to the planner. A commit's
+    lookups of `new`'s visitors and message ids must still go by key, not read all of `new`
+    through another index led by workspace_id."""
+    with fresh_pg.writer.begin() as conn:
+        visitors.record_seen(conn, "old", {f"old-a-{i}": (1, 2) for i in range(3000)})
+        events.insert_events(conn, [{**_event(i), "workspace_id": "old"} for i in range(3000)])
+        conn.execute(text("ANALYZE visitors"))
+        conn.execute(text("ANALYZE events"))
+        visitors.record_seen(conn, "new", {f"new-a-{i}": (1, 2) for i in range(3000)})
+        events.insert_events(conn, [{**_event(i), "workspace_id": "new"} for i in range(3000)])
+    devices = [f"new-a-{i}" for i in range(0, 3000, 150)] + ["new-a-missing"]
+    message_ids = [f"m-{i}" for i in range(0, 3000, 150)] + ["m-missing"]
+
+    with fresh_pg.writer.begin() as conn:
+        before = _index_entries_read(conn, "visitors") | _index_entries_read(conn, "events")
+        found = visitors.known(conn, "new", devices)
+        stored = events.stored_message_ids(conn, "new", message_ids)
+        after = _index_entries_read(conn, "visitors") | _index_entries_read(conn, "events")
+
+    assert (len(found), len(stored)) == (20, 20)
+    read = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    assert read == {"visitors_pkey": 20, "uq_events_message_id": 20}

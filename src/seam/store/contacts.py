@@ -21,7 +21,7 @@ def by_external_ids(
 ) -> dict[str, ContactRef]:
     rows = select_in(
         conn,
-        "SELECT id, external_id FROM contacts WHERE workspace_id = {ph} AND {match}",
+        "SELECT id, external_id FROM contacts WHERE workspace_id = {ws} AND {match}",
         [ws],
         "external_id",
         sorted(set(external_ids)),
@@ -55,7 +55,7 @@ def hold(conn: Connection, ws: str, contact_ids: Iterable[str]) -> set[str]:
         return set(wanted)
     rows = select_in(
         conn,
-        "SELECT id FROM contacts WHERE workspace_id = {ph} AND {match} ORDER BY id FOR KEY SHARE",
+        "SELECT id FROM contacts WHERE workspace_id = {ws} AND {match} ORDER BY id FOR KEY SHARE",
         [ws],
         "id",
         wanted,
@@ -175,7 +175,7 @@ def touch(conn: Connection, ws: str, contact_ids: Iterable[str], now: int) -> se
     ends), and a contact deleted meanwhile by a merge or erasure is not among those returned."""
     rows = select_in(
         conn,
-        "UPDATE contacts SET updated_at = {ph} WHERE workspace_id = {ph} AND {match} RETURNING id",
+        "UPDATE contacts SET updated_at = {ph} WHERE workspace_id = {ws} AND {match} RETURNING id",
         [now, ws],
         "id",
         sorted(set(contact_ids)),

@@ -245,12 +245,22 @@ def placeholder(conn: Connection) -> str:
 def select_in(
     conn: Connection, template: str, leading: Sequence[Any], column: str, values: Sequence[str]
 ) -> list[Any]:
-    """Run `template`, whose `{ph}` marks the leading parameters and `{match}` the test of the
-    text `column` against `values`, through the DBAPI: a batch looks up many keys at once on
-    the hot path. PostgreSQL gets the values as one JSON array: a long IN list of parameters
-    gets a generic plan once psycopg prepares the statement (and that plan scans the whole
-    table), and a list parameter is dumped element by element in Python, which for a group
-    commit's ~200 ids cost twice the client CPU and 2.5 times the wall time of one string."""
+    """Run `template`, whose `{ws}` marks the workspace parameter, `{ph}` the others (all in
+    `leading`, in their order) and `{match}` the test of the text `column` against `values`,
+    through the DBAPI: a batch looks up many keys at once on the hot path.
+
+    PostgreSQL gets the values as one JSON array: a long IN list of parameters gets a generic
+    plan once psycopg prepares the statement (and that plan scans the whole table), and a list
+    parameter is dumped element by element in Python, which for a group commit's ~200 ids
+    cost twice the client CPU and 2.5 times the wall time of one string.
+
+    PostgreSQL's planner gets the workspace as a subquery's result, and so plans for a
+    workspace of average size. Given the value, it plans for this workspace as the table's
+    statistics have it, and a workspace newer than the last analysis is not in them: it looks
+    empty, and any index led by workspace_id seems as good as the key. The planner took one
+    and read all of a new workspace's visitors for a commit's ~20 (3 ms a commit at 20,000),
+    until the table's next analysis: after a tenth of it has changed (store/statistics.py),
+    which on a large shared database can be a long time."""
     return [row for rows in _in(conn, template, leading, column, values) for row in rows]
 
 
@@ -263,12 +273,12 @@ def _in(
         return
     if conn.dialect.name == "postgresql":
         match = f"{column} = ANY(ARRAY(SELECT json_array_elements_text({ph}::json)))"
-        sql = template.format(ph=ph, match=match)
+        sql = template.format(ph=ph, ws=f"(SELECT {ph}::text)", match=match)
         yield _execute(conn, sql, (*leading, _json.encode(list(values)).decode()), read=_rows)
         return
     for start in range(0, len(values), 500):
         chunk = list(values[start : start + 500])
-        sql = template.format(ph=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
+        sql = template.format(ph=ph, ws=ph, match=f"{column} IN ({', '.join([ph] * len(chunk))})")
         yield _execute(conn, sql, (*leading, *chunk), read=_rows)
 
 

@@ -35,7 +35,7 @@ def stored_message_ids(conn: Connection, ws: str, message_ids: Sequence[str]) ->
     """Which of these message ids the workspace already holds (by the unique index)."""
     rows = select_in(
         conn,
-        "SELECT message_id FROM events WHERE workspace_id = {ph} AND {match}",
+        "SELECT message_id FROM events WHERE workspace_id = {ws} AND {match}",
         [ws],
         "message_id",
         sorted(set(message_ids)),

@@ -42,7 +42,7 @@ def known(conn: Connection, ws: str, anonymous_ids: Iterable[str]) -> dict[str, 
     rows = select_in(
         conn,
         "SELECT anonymous_id, contact_id, first_seen, last_seen FROM visitors"
-        " WHERE workspace_id = {ph} AND {match}",
+        " WHERE workspace_id = {ws} AND {match}",
         [ws],
         "anonymous_id",
         sorted(set(anonymous_ids)),

@@ -39,7 +39,7 @@ from seam.web.dashboard import mount as dashboard_mount
 
 log = logging.getLogger("seam")
 CHECKPOINT_INTERVAL = 1.0
-STATISTICS_INTERVAL = 5.0
+STATISTICS_INTERVAL = 1.0
 
 
 async def healthz(request: Request) -> Response:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from seam.clock import now_us
 from seam.ingest.apply import Caller
 from seam.ingest.message import Message, validate
-from seam.ingest.writer import Job, Writer
+from seam.ingest.writer import GATHER_MESSAGES, Job, Writer
 from seam.store import workspaces
 from seam.store.engine import Database
 from seam.store.tables import events
@@ -49,3 +49,47 @@ def test_concurrent_jobs_are_all_committed_before_they_are_answered(db: Database
     assert stored == 200
     assert writer.stats.messages == 200
     assert writer.stats.transactions < 200  # requests shared transactions
+
+
+async def _submit_after_turns(writer: Writer, job: Job, turns: int) -> list[object]:
+    """Submit `job` after `turns` turns of the event loop, as a request still being read."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return list(await writer.submit(job))
+
+
+def _run_jobs(writer: Writer, jobs_and_turns: list[tuple[Job, int]]) -> list[list[object]]:
+    async def run() -> list[list[object]]:
+        writer.start()
+        try:
+            return await asyncio.gather(
+                *(_submit_after_turns(writer, job, turns) for job, turns in jobs_and_turns)
+            )
+        finally:
+            await writer.stop()
+
+    return asyncio.run(run())
+
+
+def test_requests_arriving_over_the_next_turns_of_the_loop_share_one_transaction(
+    db: Database,
+) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "gather")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    writer = Writer(db, transactions=2)
+    answers = _run_jobs(writer, [(Job(caller, [track(i, "dev")]), i) for i in range(5)])
+    assert answers == [[None]] * 5
+    assert (writer.stats.transactions, writer.stats.messages) == (1, 5)
+
+
+def test_a_writer_holding_a_full_transaction_does_not_wait_for_more(db: Database) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "full")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    writer = Writer(db, transactions=1)
+    full = Job(caller, [track(i, f"dev-{i}") for i in range(GATHER_MESSAGES)])
+    late = Job(caller, [track(GATHER_MESSAGES, "dev-late")])
+    _run_jobs(writer, [(full, 0), (late, 1)])
+    assert writer.stats.transactions == 2
+    assert writer.stats.batch_sizes == [GATHER_MESSAGES, 1]

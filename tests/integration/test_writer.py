@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from seam.clock import now_us
 from seam.ingest.apply import Caller
 from seam.ingest.message import Message, validate
-from seam.ingest.writer import GATHER_MESSAGES, Job, Writer
+from seam.ingest.writer import GATHER_MESSAGES, GATHER_PATIENCE, Job, Writer
 from seam.store import workspaces
 from seam.store.engine import Database
 from seam.store.tables import events
@@ -81,6 +81,17 @@ def test_requests_arriving_over_the_next_turns_of_the_loop_share_one_transaction
     answers = _run_jobs(writer, [(Job(caller, [track(i, "dev")]), i) for i in range(5)])
     assert answers == [[None]] * 5
     assert (writer.stats.transactions, writer.stats.messages) == (1, 5)
+
+
+def test_a_request_read_after_a_few_quiet_turns_of_the_loop_still_joins(db: Database) -> None:
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, "patient")
+    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    writer = Writer(db, transactions=1)
+    first = Job(caller, [track(0, "dev-a")])
+    later = Job(caller, [track(1, "dev-b")])
+    _run_jobs(writer, [(first, 0), (later, GATHER_PATIENCE - 1)])
+    assert (writer.stats.transactions, writer.stats.messages) == (1, 2)
 
 
 def test_a_writer_holding_a_full_transaction_does_not_wait_for_more(db: Database) -> None:

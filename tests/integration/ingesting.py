@@ -8,7 +8,15 @@ from typing import Any
 from seam.clock import now_us
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
+from seam.store import workspaces
 from seam.store.engine import Database
+
+
+def secret_key_caller(db: Database, name: str) -> Caller:
+    """A new workspace `name`, written to as a server does: with a secret key."""
+    with db.writer.begin() as conn:
+        ws = workspaces.create_workspace(conn, name)
+    return Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
 
 
 def ingest(

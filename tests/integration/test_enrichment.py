@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingesting import ingest
+from ingesting import ingest, secret_key_caller
 from sqlalchemy import select
 
 from seam.clock import now_us
@@ -16,9 +16,8 @@ from seam.store.turns import ENRICHMENT, take_turn
 
 
 def test_an_event_that_raced_the_binding_is_attributed_by_the_pass(db: Database) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "enrich")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "enrich")
+    ws = caller.workspace
     ingest(db, caller, [{"type": "identify", "userId": "usr-1", "anonymousId": "dev-1"}])
     # A transaction that read the visitor before the binding committed stored this event as
     # anonymous; reproduce its outcome by inserting it as the racing writer would have.
@@ -72,9 +71,8 @@ def test_events_of_unbound_visitors_stay_anonymous(db: Database) -> None:
 
 
 def test_the_pass_leaves_back_filled_events_to_their_binding(db: Database) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "enrich-backfilled")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "enrich-backfilled")
+    ws = caller.workspace
     ingest(db, caller, [{"type": "page", "anonymousId": "dev-2", "messageId": "before"}])
     ingest(db, caller, [{"type": "identify", "userId": "usr-2", "anonymousId": "dev-2"}])
     with db.writer.begin() as conn:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingesting import ingest
+from ingesting import ingest, secret_key_caller
 
 from seam.clock import to_iso
-from seam.ingest.apply import Caller
-from seam.store import dashboard, workspaces
+from seam.store import dashboard
 from seam.store.dashboard import DAY_US
 from seam.store.engine import Database
 
@@ -25,9 +24,8 @@ def page(n: int, day: int, **ids: str) -> dict[str, Any]:
 def test_counts_events_per_day_and_those_of_contacts_through_rows_and_bindings(
     db: Database,
 ) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "overview")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "overview")
+    ws = caller.workspace
     ingest(
         db,
         caller,

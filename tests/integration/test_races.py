@@ -13,6 +13,7 @@ from typing import TypeVar
 import httpx
 import psycopg
 import pytest
+from ingesting import secret_key_caller
 from servers import Cluster, two_servers
 from sqlalchemy import Connection, RootTransaction, text
 from sqlalchemy.exc import OperationalError
@@ -22,7 +23,7 @@ from seam.enrichment import enrich
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.operations import erase_contact, merge_contacts, move_visitor
-from seam.store import audit, transactions, users, visitors, workspaces
+from seam.store import audit, transactions, users, visitors
 from seam.store.engine import Database, open_database
 from seam.store.migrations import migrate
 from seam.store.transactions import ConcurrentChange
@@ -64,9 +65,8 @@ def pg_store(pg_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """The PostgreSQL store, with a workspace of the test's own written with a secret key."""
     db = open_database(pg_url)
     migrate(db)
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, request.node.name[:100])
-    yield Store(db, ws, Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True))
+    caller = secret_key_caller(db, request.node.name[:100])
+    yield Store(db, caller.workspace, caller)
     db.dispose()
 
 

@@ -9,12 +9,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingesting import ingest
+from ingesting import ingest, secret_key_caller
 from sqlalchemy import select
 
 from seam.clock import to_iso
-from seam.ingest.apply import Caller
-from seam.store import timelines, workspaces
+from seam.store import timelines
 from seam.store.engine import Database
 from seam.store.tables import contacts, traits, visitors
 from seam.store.timelines import EventQuery
@@ -67,9 +66,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 
 def replay(db: Database, messages: list[dict[str, Any]], cuts: list[int]) -> dict[str, Any]:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "replay")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "replay")
+    ws = caller.workspace
     chunks, start = [], 0
     for cut in [*sorted(cuts), len(messages)]:
         chunks.append(messages[start:cut])

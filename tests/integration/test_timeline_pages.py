@@ -8,11 +8,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingesting import ingest
+from ingesting import ingest, secret_key_caller
 
 from seam.clock import to_iso
-from seam.ingest.apply import Caller
-from seam.store import contacts, timelines, workspaces
+from seam.store import contacts, timelines
 from seam.store.engine import Database
 from seam.store.timelines import EventQuery
 
@@ -87,9 +86,8 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
     types: tuple[str, ...],
     window: tuple[int, int] | None,
 ) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "timeline")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "timeline")
+    ws = caller.workspace
     for start in range(0, len(history), 5):  # several transactions
         ingest(db, caller, history[start : start + 5], now=NOW)
     with db.reader.connect() as conn:

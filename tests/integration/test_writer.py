@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from ingesting import secret_key_caller
 from sqlalchemy import func, select
 
 from seam.clock import now_us
-from seam.ingest.apply import Caller
 from seam.ingest.message import Message, validate
 from seam.ingest.writer import GATHER_MESSAGES, GATHER_PATIENCE, Job, Writer
-from seam.store import workspaces
 from seam.store.engine import Database
 from seam.store.tables import events
 
@@ -26,9 +25,8 @@ def track(i: int, anonymous_id: str) -> Message:
 
 
 def test_concurrent_jobs_are_all_committed_before_they_are_answered(db: Database) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "writer")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "writer")
+    ws = caller.workspace
     writer = Writer(db, transactions=3)
     assert writer.transactions == (1 if db.is_sqlite else 3)
 
@@ -74,9 +72,7 @@ def _run_jobs(writer: Writer, jobs_and_turns: list[tuple[Job, int]]) -> list[lis
 def test_requests_arriving_over_the_next_turns_of_the_loop_share_one_transaction(
     db: Database,
 ) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "gather")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "gather")
     writer = Writer(db, transactions=2)
     answers = _run_jobs(writer, [(Job(caller, [track(i, "dev")]), i) for i in range(5)])
     assert answers == [[None]] * 5
@@ -84,9 +80,7 @@ def test_requests_arriving_over_the_next_turns_of_the_loop_share_one_transaction
 
 
 def test_a_request_read_after_a_few_quiet_turns_of_the_loop_still_joins(db: Database) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "patient")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "patient")
     writer = Writer(db, transactions=1)
     first = Job(caller, [track(0, "dev-a")])
     later = Job(caller, [track(1, "dev-b")])
@@ -95,9 +89,7 @@ def test_a_request_read_after_a_few_quiet_turns_of_the_loop_still_joins(db: Data
 
 
 def test_a_writer_holding_a_full_transaction_does_not_wait_for_more(db: Database) -> None:
-    with db.writer.begin() as conn:
-        ws = workspaces.create_workspace(conn, "full")
-    caller = Caller(workspace=ws, key_id=None, secret=True, can_write_contacts=True)
+    caller = secret_key_caller(db, "full")
     writer = Writer(db, transactions=1)
     full = Job(caller, [track(i, f"dev-{i}") for i in range(GATHER_MESSAGES)])
     late = Job(caller, [track(GATHER_MESSAGES, "dev-late")])

@@ -9,8 +9,9 @@ from ingesting import secret_key_caller
 from sqlalchemy import func, select
 
 from seam.clock import now_us
+from seam.errors import Unavailable
 from seam.ingest.message import Message, validate
-from seam.ingest.writer import GATHER_MESSAGES, GATHER_PATIENCE, Job, Writer
+from seam.ingest.writer import GATHER_MESSAGES, GATHER_PATIENCE, SHARED_REQUESTS, Job, Writer
 from seam.store.engine import Database
 from seam.store.tables import events
 
@@ -96,3 +97,77 @@ def test_a_writer_holding_a_full_transaction_does_not_wait_for_more(db: Database
     _run_jobs(writer, [(full, 0), (late, 1)])
     assert writer.stats.transactions == 2
     assert writer.stats.batch_sizes == [GATHER_MESSAGES, 1]
+
+
+def test_several_writers_split_a_crowd_of_requests_between_their_transactions(
+    db: Database,
+) -> None:
+    caller = secret_key_caller(db, "split")
+    writer = Writer(db, transactions=2)
+    crowd = SHARED_REQUESTS + 8
+    answers = _run_jobs(writer, [(Job(caller, [track(i, f"dev-{i}")]), 0) for i in range(crowd)])
+    assert answers == [[None]] * crowd
+    # SQLite's one writer takes them all: its commits cost an fsync whatever their size.
+    expected = [crowd] if db.is_sqlite else [SHARED_REQUESTS, 8]
+    assert sorted(writer.stats.batch_sizes, reverse=True) == expected
+
+
+def test_a_writer_holding_its_share_of_requests_does_not_wait_for_more(db: Database) -> None:
+    caller = secret_key_caller(db, "share")
+
+    async def turns_spent_gathering() -> int:
+        writer = Writer(db, transactions=2)
+        writer._loop = asyncio.get_running_loop()  # not started: no writer takes the queue
+        waiting = [
+            asyncio.ensure_future(writer.submit(Job(caller, [track(i, f"dev-{i}")])))
+            for i in range(SHARED_REQUESTS)
+        ]
+        await asyncio.sleep(0)  # the requests are queued
+        turns = 0
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counting = asyncio.create_task(count_turns())
+        await writer._gather()
+        for task in (counting, *waiting):
+            task.cancel()
+        return turns
+
+    turns = asyncio.run(turns_spent_gathering())
+    # SQLite's one writer keeps gathering: its share is the whole queue.
+    assert turns >= GATHER_PATIENCE if db.is_sqlite else turns == 0
+
+
+def test_stopping_commits_and_answers_every_queued_request_first(db: Database) -> None:
+    caller = secret_key_caller(db, "stop")
+    writer = Writer(db, transactions=2)
+
+    async def run() -> tuple[list[object], BaseException]:
+        writer.start()
+        waiting = [
+            asyncio.ensure_future(writer.submit(Job(caller, [track(i, f"dev-{i % 5}")])))
+            for i in range(80)
+        ]
+        await asyncio.sleep(0)  # queued
+        await writer.stop()
+        answers = [task.result() for task in waiting]  # raises if one was left unanswered
+        try:
+            await writer.submit(Job(caller, [track(80, "dev-late")]))
+        except Unavailable as exc:
+            return answers, exc
+        raise AssertionError("a stopped writer accepted a request")
+
+    answers, refused = asyncio.run(run())
+    assert answers == [[None]] * 80
+    assert refused.status == 503
+    with db.reader.connect() as conn:
+        stored = conn.execute(
+            select(func.count())
+            .select_from(events)
+            .where(events.c.workspace_id == caller.workspace.id)
+        ).scalar_one()
+    assert stored == 80

@@ -43,6 +43,11 @@ MAX_MESSAGES_PER_TRANSACTION = 5000
 GATHER_PATIENCE = 4
 MAX_GATHER_TURNS = 32
 GATHER_MESSAGES = 100
+# With several write transactions (PostgreSQL), one takes at most this many requests, and a
+# writer that has them stops gathering (see Writer._take).
+SHARED_REQUESTS = 32
+# How long `Writer.stop` lets the writers finish what is queued before it cancels them.
+STOP_TIMEOUT = 30.0
 
 
 @dataclass
@@ -79,9 +84,13 @@ class Writer:
         self._queue: deque[Job] = deque()
         self._queued_messages = 0
         self._wake = asyncio.Event()
+        self._max_requests = (
+            SHARED_REQUESTS if self.transactions > 1 else MAX_MESSAGES_PER_TRANSACTION
+        )
         self._executor = ThreadPoolExecutor(self.transactions, thread_name_prefix="seam-writer")
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
         self.stats = WriterStats()
 
     def start(self) -> None:
@@ -91,13 +100,23 @@ class Writer:
         self._tasks = [loop.create_task(self._run()) for _ in range(self.transactions)]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Commit and answer every request queued, then stop. A request still waiting when
+        the server shuts down is answered, not dropped: the server's own shutdown waits for
+        in-flight requests only as long as it is told to. Writers still busy after
+        STOP_TIMEOUT (a database that stopped answering) are cancelled."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, busy = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in busy:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
     async def submit(self, job: Job) -> list[IdentifyOutcome | None]:
         assert self._loop is not None, "the writer is not started"
+        if self._stopping:
+            raise Unavailable("the server is shutting down; retry later")
         job.future = self._loop.create_future()
         self._queue.append(job)
         self._queued_messages += len(job.messages)
@@ -116,6 +135,8 @@ class Writer:
         loop = asyncio.get_running_loop()
         while True:
             while not self._queue:
+                if self._stopping:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
             await self._gather()
@@ -152,7 +173,7 @@ class Writer:
         size = -1
         quiet = 0
         for _ in range(MAX_GATHER_TURNS):
-            if self._queued_messages >= GATHER_MESSAGES:
+            if self._queued_messages >= GATHER_MESSAGES or len(self._queue) >= self._max_requests:
                 return
             quiet = quiet + 1 if len(self._queue) == size else 0
             if quiet >= GATHER_PATIENCE:
@@ -161,10 +182,24 @@ class Writer:
             await asyncio.sleep(0)
 
     def _take(self) -> list[Job]:
+        """The jobs of the next transaction, oldest first.
+
+        With several transactions (PostgreSQL) one takes at most SHARED_REQUESTS requests; the
+        rest go to the next free writer. Taking every queued request put all of a load's
+        requests (64 connections of single events) into each transaction, which ran in
+        lock-step with the event loop: the loop sat idle while the transaction committed,
+        and the database while the loop answered those requests and read the clients' next
+        ones. Split in two, one group commits while the loop serves the other. Measured under
+        single-event load (64 connections, six paired 5 s rounds on one VM): 3,360 -> 3,690
+        requests a second, 5 rounds of 6 better; 100-message batches unchanged (110 -> 116
+        requests a second). SQLite has one writer and a commit there costs an fsync whatever
+        its size, on a core already saturated: the same limit lost 8% (5,270 -> 4,840)."""
         taken: list[Job] = []
         count = 0
-        while self._queue and (
-            not taken or count + len(self._queue[0].messages) <= MAX_MESSAGES_PER_TRANSACTION
+        while (
+            self._queue
+            and len(taken) < self._max_requests
+            and (not taken or count + len(self._queue[0].messages) <= MAX_MESSAGES_PER_TRANSACTION)
         ):
             job = self._queue.popleft()
             taken.append(job)

@@ -190,9 +190,9 @@ class Writer:
         lock-step with the event loop: the loop sat idle while the transaction committed,
         and the database while the loop answered those requests and read the clients' next
         ones. Split in two, one group commits while the loop serves the other. Measured under
-        single-event load (64 connections, six paired 5 s rounds on one VM): 3,360 -> 3,690
-        requests a second, 5 rounds of 6 better; 100-message batches unchanged (110 -> 116
-        requests a second). SQLite has one writer and a commit there costs an fsync whatever
+        single-event load (64 connections, paired 5 s rounds): 3,360 -> 3,690 requests a
+        second (5 rounds of 6 better), and on a faster minute of the VM 4,780 -> 5,140 (5 of
+        8); 100-message batches unchanged (110 -> 116 requests a second). SQLite has one writer and a commit there costs an fsync whatever
         its size, on a core already saturated: the same limit lost 8% (5,270 -> 4,840)."""
         taken: list[Job] = []
         count = 0

@@ -192,8 +192,9 @@ class Writer:
         ones. Split in two, one group commits while the loop serves the other. Measured under
         single-event load (64 connections, paired 5 s rounds): 3,360 -> 3,690 requests a
         second (5 rounds of 6 better), and on a faster minute of the VM 4,780 -> 5,140 (5 of
-        8); 100-message batches unchanged (110 -> 116 requests a second). SQLite has one writer and a commit there costs an fsync whatever
-        its size, on a core already saturated: the same limit lost 8% (5,270 -> 4,840)."""
+        8); 100-message batches unchanged (110 -> 116 requests a second). SQLite has one
+        writer and a commit there costs an fsync whatever its size, on a core already
+        saturated: the same limit lost 8% (5,270 -> 4,840)."""
         taken: list[Job] = []
         count = 0
         while (

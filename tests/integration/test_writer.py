@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from ingesting import secret_key_caller
 from sqlalchemy import func, select
 
@@ -25,6 +26,17 @@ def track(i: int, anonymous_id: str) -> Message:
     return message
 
 
+def _events_stored(db: Database, workspace_id: str) -> int:
+    with db.reader.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(events)
+                .where(events.c.workspace_id == workspace_id)
+            ).scalar_one()
+        )
+
+
 def test_concurrent_jobs_are_all_committed_before_they_are_answered(db: Database) -> None:
     caller = secret_key_caller(db, "writer")
     ws = caller.workspace
@@ -41,11 +53,7 @@ def test_concurrent_jobs_are_all_committed_before_they_are_answered(db: Database
 
     answers = asyncio.run(run())
     assert answers == [[None]] * 200
-    with db.reader.connect() as conn:
-        stored = conn.execute(
-            select(func.count()).select_from(events).where(events.c.workspace_id == ws.id)
-        ).scalar_one()
-    assert stored == 200
+    assert _events_stored(db, ws.id) == 200
     assert writer.stats.messages == 200
     assert writer.stats.transactions < 200  # requests shared transactions
 
@@ -155,19 +163,11 @@ def test_stopping_commits_and_answers_every_queued_request_first(db: Database) -
         await asyncio.sleep(0)  # queued
         await writer.stop()
         answers = [task.result() for task in waiting]  # raises if one was left unanswered
-        try:
+        with pytest.raises(Unavailable) as refused:
             await writer.submit(Job(caller, [track(80, "dev-late")]))
-        except Unavailable as exc:
-            return answers, exc
-        raise AssertionError("a stopped writer accepted a request")
+        return answers, refused.value
 
     answers, refused = asyncio.run(run())
     assert answers == [[None]] * 80
     assert refused.status == 503
-    with db.reader.connect() as conn:
-        stored = conn.execute(
-            select(func.count())
-            .select_from(events)
-            .where(events.c.workspace_id == caller.workspace.id)
-        ).scalar_one()
-    assert stored == 80
+    assert _events_stored(db, caller.workspace.id) == 80

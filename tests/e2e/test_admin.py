@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from .support import Workspace, ago, expect, expect_error, iso, parse_iso, uid
 
@@ -387,6 +388,34 @@ def test_export_contains_contact_and_its_events(workspace: Workspace):
     text = response.text
     assert contact_id in text and ext in text and "Exa" in text and "exp-page" in text
     expect_error(workspace.get("/v1/contacts/nope/export"), 404)
+
+
+def test_export_gives_page_views_the_time_on_page_the_timeline_shows(workspace: Workspace):
+    """A page view without a page_leave lasts until its session's next page view, in the
+    export as in GET /v1/events."""
+    ext, sid = uid("usr_"), uid("sess_")
+    start = ago(hours=2)
+    pages = [("a", 0), ("b", 42), ("c", 100)]
+    workspace.batch(
+        [
+            {
+                "type": "page",
+                "userId": ext,
+                "name": name,
+                "timestamp": iso(start + timedelta(seconds=second)),
+                "context": {"session_id": sid},
+            }
+            for name, second in pages
+        ]
+    )
+    contact = workspace.contact_by_external_id(ext)
+    assert contact is not None
+    contact_id = contact["id"]
+    exported = expect(workspace.get(f"/v1/contacts/{contact_id}/export"))["data"]["events"]
+    durations = {e["name"]: e["duration_ms"] for e in exported}
+    assert durations == {"a": 42_000, "b": 58_000, "c": None}
+    shown = workspace.events(contact_id=contact_id, type="page")
+    assert durations == {e["name"]: e["duration_ms"] for e in shown}
 
 
 # -- quarantine -----------------------------------------------------------------------------------

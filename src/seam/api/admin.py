@@ -100,7 +100,8 @@ async def export_contact(request: Request) -> Response:
             ws,
             timelines.EventQuery(contact_id=contact_id, descending=False, limit=1_000_000),
         )
-        return {**render.contact(view), "events": [render.event(r) for r in rows]}
+        durations = timelines.missing_durations(conn, ws, rows)
+        return {**render.contact(view), "events": [render.event(r, durations) for r in rows]}
 
     document = await app_state(request).read(work)
     if document is None:

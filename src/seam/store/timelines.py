@@ -8,6 +8,7 @@ they all see the same attribution.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -270,6 +271,7 @@ def find(conn: Connection, ws: str, q: EventQuery) -> list[EventRow]:
 
 # A page view without a page_leave lasts until its session's next page view, at most an hour.
 PAGE_DURATION_CAP_MS = 3_600_000
+SESSIONS_PER_LOOKUP = 500
 
 
 def missing_durations(conn: Connection, ws: str, rows: Sequence[EventRow]) -> dict[int, int]:
@@ -287,10 +289,11 @@ def _durations_until_next_page(
     for row in rows:
         if row.type != "page" or row.duration_ms is not None or not row.session_id:
             continue
-        for ts, event_id in session_pages.get(row.session_id, []):
-            if (ts, event_id) > (row.timestamp, row.id):
-                out[row.id] = min(PAGE_DURATION_CAP_MS, (ts - row.timestamp) // 1000)
-                break
+        pages = session_pages.get(row.session_id, [])
+        following = bisect.bisect_right(pages, (row.timestamp, row.id))
+        if following < len(pages):
+            ts = pages[following][0]
+            out[row.id] = min(PAGE_DURATION_CAP_MS, (ts - row.timestamp) // 1000)
     return out
 
 
@@ -298,21 +301,22 @@ def _page_views_of_sessions(
     conn: Connection, ws: str, session_ids: Iterable[str | None]
 ) -> dict[str, list[tuple[int, int]]]:
     """session -> sorted (timestamp, id) of its page views."""
-    ids = [s for s in set(session_ids) if s]
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(events.c.session_id, events.c.timestamp, events.c.id)
-        .where(
-            events.c.workspace_id == ws,
-            events.c.session_id.in_(ids),
-            events.c.type == "page",
-        )
-        .order_by(events.c.timestamp, events.c.id)
-    )
+    ids = sorted(s for s in set(session_ids) if s)
     out: dict[str, list[tuple[int, int]]] = {}
-    for r in rows:
-        out.setdefault(r.session_id, []).append((r.timestamp, r.id))
+    # In chunks: an export asks for every session of a contact's timeline, and SQLite takes
+    # at most 32,766 parameters a statement.
+    for start in range(0, len(ids), SESSIONS_PER_LOOKUP):
+        rows = conn.execute(
+            select(events.c.session_id, events.c.timestamp, events.c.id)
+            .where(
+                events.c.workspace_id == ws,
+                events.c.session_id.in_(ids[start : start + SESSIONS_PER_LOOKUP]),
+                events.c.type == "page",
+            )
+            .order_by(events.c.timestamp, events.c.id)
+        )
+        for r in rows:
+            out.setdefault(r.session_id, []).append((r.timestamp, r.id))
     return out
 
 

@@ -38,7 +38,30 @@ def test_a_new_database_gets_every_version_once(empty_db: Database) -> None:
     assert migrate(empty_db) == []
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)
-        assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
+        _assert_device_indexes_are_disjoint(conn)
+
+
+def _columns(index_sql: str) -> list[str]:
+    listed = index_sql[index_sql.index("(") + 1 : index_sql.index(")")]
+    return [column.strip().strip('"') for column in listed.split(",")]
+
+
+def _assert_device_indexes_are_disjoint(conn: Connection) -> None:
+    """A device's attributed events and those stored without a contact, each by time."""
+    attributed = _index_sql(conn, "ix_events_device_attributed")
+    unattributed = _index_sql(conn, "ix_events_unattributed")
+    assert "contact_id IS NOT NULL" in attributed
+    assert "contact_id IS NULL" in unattributed
+    assert _columns(attributed) == ["workspace_id", "anonymous_id", "timestamp", "id", "contact_id"]
+    assert _columns(unattributed) == [
+        "workspace_id", "anonymous_id", "timestamp", "id", "received_at", "contact_id"
+    ]  # fmt: skip
+    exists = (
+        "SELECT count(*) FROM sqlite_master WHERE name = 'ix_events_anonymous'"
+        if conn.dialect.name == "sqlite"
+        else "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_events_anonymous'"
+    )
+    assert conn.execute(text(exists)).scalar_one() == 0
 
 
 def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versions(
@@ -48,10 +71,17 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
     with empty_db.writer.begin() as conn:  # as version 1 left it: every event in the index
         conn.execute(text("DROP INDEX ix_events_contact_ts"))
         conn.execute(text("DROP INDEX ix_events_unattributed"))
+        conn.execute(text("DROP INDEX ix_events_device_attributed"))
         conn.execute(
             text(
                 "CREATE INDEX ix_events_contact_ts"
                 " ON events (workspace_id, contact_id, timestamp, id)"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE INDEX ix_events_anonymous"
+                " ON events (workspace_id, anonymous_id, timestamp, id)"
             )
         )
         conn.execute(text("DROP INDEX uq_api_keys_form"))
@@ -77,11 +107,11 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
             {"ws": ws.id},
         )
 
-    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8]
+    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8, 9]
 
     with empty_db.reader.connect() as conn:
+        _assert_device_indexes_are_disjoint(conn)
         assert "IS NOT NULL" in _index_sql(conn)
-        assert "contact_id IS NULL" in _index_sql(conn, "ix_events_unattributed")
         rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]
     with empty_db.writer.begin() as conn:

@@ -4,6 +4,7 @@ on both backends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from ingesting import ingest, secret_key_caller
 from seam.clock import to_iso
 from seam.store import contacts, timelines
 from seam.store.engine import Database
-from seam.store.timelines import EventQuery
+from seam.store.timelines import EventQuery, EventRow
 
 BASE = 1_800_000_000_000_000
 NOW = BASE + 10_000_000_000
@@ -54,6 +55,12 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def in_order(rows: Iterable[EventRow], descending: bool) -> list[str]:
+    """The message ids of `rows` in timeline order."""
+    ordered = sorted(rows, key=lambda r: (r.timestamp, r.id), reverse=descending)
+    return [r.message_id for r in ordered]
 
 
 def walk(db: Database, ws: str, q: EventQuery) -> list[str]:
@@ -103,7 +110,7 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
     # a device usr-1 identified on (before or after the identify).
     devices = {m["anonymousId"] for m in history if m["type"] == "identify"}
     theirs = {m["messageId"] for m in history if m.get("userId") or m.get("anonymousId") in devices}
-    expected = sorted(
+    expected = in_order(
         (
             r
             for r in everything
@@ -112,8 +119,7 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
             and (since is None or r.timestamp >= since)
             and (until is None or r.timestamp < until)
         ),
-        key=lambda r: (r.timestamp, r.id),
-        reverse=descending,
+        descending,
     )
     q = EventQuery(
         contact_id=contact_id,
@@ -123,6 +129,50 @@ def test_every_walk_sees_the_contact_timeline_once_in_order(
         descending=descending,
         limit=limit,
     )
-    assert walk(db, ws.id, q) == [r.message_id for r in expected]
+    assert walk(db, ws.id, q) == expected
     with db.reader.connect() as conn:
         assert timelines.count_for_contact(conn, ws.id, contact_id) == len(theirs)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    history=histories(),
+    device=st.sampled_from(["dev-0", "dev-1", "stranger"]),
+    limit=st.integers(1, 7),
+    descending=st.booleans(),
+    types=st.sampled_from([(), ("page",), ("track", "identify")]),
+    identified_only=st.booleans(),
+)
+def test_every_walk_sees_the_device_timeline_once_in_order(
+    db: Database,
+    history: list[dict[str, Any]],
+    device: str,
+    limit: int,
+    descending: bool,
+    types: tuple[str, ...],
+    identified_only: bool,
+) -> None:
+    """A device's events are in two indexes (attributed, and stored without a contact): a
+    walk over them reads both and still sees each event once, in order."""
+    caller = secret_key_caller(db, "device-timeline")
+    ws = caller.workspace
+    for start in range(0, len(history), 5):  # several transactions
+        ingest(db, caller, history[start : start + 5], now=NOW)
+    with db.reader.connect() as conn:
+        everything = timelines.find(conn, ws.id, EventQuery(since=0, limit=10_000))
+        count = timelines.count_for_visitor(conn, ws.id, device)
+    # A device identified at any point is bound: all its events are then its person's.
+    bound = any(m["type"] == "identify" and m.get("anonymousId") == device for m in history)
+    mine = (r for r in everything if r.anonymous_id == device and (bound or not identified_only))
+    expected = in_order((r for r in mine if not types or r.type in types), descending)
+    q = EventQuery(
+        anonymous_id=device,
+        types=types,
+        identified_only=identified_only,
+        descending=descending,
+        limit=limit,
+    )
+    assert walk(db, ws.id, q) == expected
+    assert count == sum(1 for m in history if m.get("anonymousId") == device)

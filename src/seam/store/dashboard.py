@@ -144,19 +144,6 @@ def anonymous_visitors(
     return list(conn.execute(stmt))
 
 
-def event_counts_of_visitors(
-    conn: Connection, ws: str, anonymous_ids: Sequence[str]
-) -> dict[str, int]:
-    if not anonymous_ids:
-        return {}
-    rows = conn.execute(
-        select(events.c.anonymous_id, func.count())
-        .where(events.c.workspace_id == ws, events.c.anonymous_id.in_(list(anonymous_ids)))
-        .group_by(events.c.anonymous_id)
-    )
-    return {a: int(n) for a, n in rows}
-
-
 def audit_of_person(
     conn: Connection, ws: str, contact_id: str, anonymous_ids: Sequence[str], *, limit: int = 300
 ) -> list[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ClauseElement, Column, Connection, Integer, bindparam, func, or_, update
+from sqlalchemy import ClauseElement, Column, Connection, Integer, and_, bindparam, func, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from seam.store.dialect import Statement, greatest, insert_rows, select_in
@@ -141,15 +141,19 @@ def reattribute_visitor(
     conn: Connection, ws: str, anonymous_id: str, contact_id: str, *, via: str, now: int
 ) -> int:
     """Admin move: the visitor's events follow it, except those that named their contact
-    themselves (a userId or the external-id cookie)."""
-    return int(
-        conn.execute(
+    themselves (a userId or the external-id cookie). One statement per index of the device's
+    events (see `tables.events`), the attributed ones first: the second statement would
+    otherwise find the rows the first just attributed and count them again."""
+    moved = 0
+    for events_of_device in (
+        and_(events.c.contact_id.is_not(None), events.c.via.not_in(NAMED_VIAS)),
+        events.c.contact_id.is_(None),
+    ):
+        moved += conn.execute(
             update(events)
             .where(
-                events.c.workspace_id == ws,
-                events.c.anonymous_id == anonymous_id,
-                or_(events.c.contact_id.is_(None), events.c.via.not_in(NAMED_VIAS)),
+                events.c.workspace_id == ws, events.c.anonymous_id == anonymous_id, events_of_device
             )
             .values(contact_id=contact_id, via=via, attributed_at=now)
         ).rowcount
-    )
+    return moved

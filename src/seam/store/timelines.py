@@ -222,21 +222,51 @@ def _contact_page(shape: _Shape, dialect: str) -> Any:
     """(timestamp, id) of one page of a contact's timeline, from indexes only: the events
     attributed to it, and the events stored without a contact of the devices bound to it,
     each branch ordered and cut to the page size before they are merged."""
-    limit: Any = bindparam("limit")
-    named = (
+    named = _one_range(shape, events.c.contact_id == bindparam("contact_id"))
+    return _merged(shape, named, _device_events(shape, dialect))
+
+
+def _one_range(shape: _Shape, *where: ColumnElement[bool]) -> Any:
+    """(timestamp, id) of one page of the events matching `where` and the query's filters,
+    in order, from one index range."""
+    return (
         select(events.c.timestamp, events.c.id)
-        .where(
-            events.c.workspace_id == bindparam("ws"),
-            events.c.contact_id == bindparam("contact_id"),
-            *_filters(shape),
-        )
+        .where(events.c.workspace_id == bindparam("ws"), *where, *_filters(shape))
         .order_by(*_order(shape, events.c.timestamp, events.c.id))
-        .limit(limit)
+        .limit(bindparam("limit"))
         .subquery()
     )
-    both = union_all(select(named), select(_device_events(shape, dialect))).subquery()
+
+
+def _merged(shape: _Shape, *parts: Any) -> Any:
+    """One page of (timestamp, id) from parts each already ordered and cut to the page."""
+    both = union_all(*(select(part) for part in parts)).subquery()
     return (
-        select(both).order_by(*_order(shape, both.c.timestamp, both.c.id)).limit(limit).subquery()
+        select(both)
+        .order_by(*_order(shape, both.c.timestamp, both.c.id))
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+
+
+def _device_page(shape: _Shape) -> Any:
+    """(timestamp, id) of one page of a device's events, from its two indexes (attributed, and
+    stored without a contact), each half ordered and cut to the page size before they are
+    merged. `identified_only` keeps of the second half only a bound device's events."""
+    bound = (
+        select(visitors.c.anonymous_id)
+        .where(
+            visitors.c.workspace_id == bindparam("ws"),
+            visitors.c.anonymous_id == bindparam("anonymous_id"),
+            visitors.c.contact_id.is_not(None),
+        )
+        .exists()
+    )
+    unattributed = (events.c.contact_id.is_(None), *((bound,) if shape.identified_only else ()))
+    return _merged(
+        shape,
+        _one_range(shape, events.c.contact_id.is_not(None)),
+        _one_range(shape, *unattributed),
     )
 
 
@@ -244,8 +274,8 @@ def _contact_page(shape: _Shape, dialect: str) -> Any:
 def _find_statement(shape: _Shape) -> Statement:
     def build(conn: Connection) -> Any:
         stmt = select(events, *_DEVICE_COLUMNS)
-        if shape.contact:
-            page = _contact_page(shape, conn.dialect.name)
+        if shape.contact or shape.anonymous:
+            page = _contact_page(shape, conn.dialect.name) if shape.contact else _device_page(shape)
             stmt = stmt.select_from(
                 page.join(events, events.c.id == page.c.id).outerjoin(_device, _DEVICE_JOIN)
             )
@@ -371,10 +401,27 @@ def count_through_devices(conn: Connection, ws: str, contact_id: str) -> int:
 
 
 def count_for_visitor(conn: Connection, ws: str, anonymous_id: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(events)
-            .where(events.c.workspace_id == ws, events.c.anonymous_id == anonymous_id)
-        ).scalar_one()
-    )
+    return event_counts_of_devices(conn, ws, [anonymous_id]).get(anonymous_id, 0)
+
+
+def event_counts_of_devices(
+    conn: Connection, ws: str, anonymous_ids: Sequence[str]
+) -> dict[str, int]:
+    """anonymous id -> how many events the device sent (those with none are left out), from
+    its two indexes: attributed, and stored without a contact."""
+    if not anonymous_ids:
+        return {}
+    out: dict[str, int] = {}
+    for half in (events.c.contact_id.is_not(None), events.c.contact_id.is_(None)):
+        rows = conn.execute(
+            select(events.c.anonymous_id, func.count())
+            .where(
+                events.c.workspace_id == ws,
+                events.c.anonymous_id.in_(list(anonymous_ids)),
+                half,
+            )
+            .group_by(events.c.anonymous_id)
+        )
+        for anonymous_id, n in rows:
+            out[anonymous_id] = out.get(anonymous_id, 0) + int(n)
+    return out

@@ -48,7 +48,7 @@ async def visitor_list(request: Request, ctx: Ctx) -> Response:
 
     def work(conn: Connection) -> tuple[list[Any], dict[str, int]]:
         rows = dashboard.anonymous_visitors(conn, ctx.ws.id, before=before, limit=PAGE_SIZE)
-        counts = dashboard.event_counts_of_visitors(conn, ctx.ws.id, [r.anonymous_id for r in rows])
+        counts = timelines.event_counts_of_devices(conn, ctx.ws.id, [r.anonymous_id for r in rows])
         return rows, counts
 
     rows, counts = await read(request, work)

@@ -84,6 +84,16 @@ def _no_payload_statistics(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE events {columns}"))
 
 
+def _disjoint_device_indexes(conn: Connection) -> None:
+    """A device's events in two indexes that never overlap (see `tables.events`): the index
+    of all of them gives way to one of its attributed events, and the index of those stored
+    without a contact is ordered by time, so a device's timeline reads both in order."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_anonymous"))
+    _index(events, "ix_events_device_attributed").create(conn, checkfirst=True)
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_unattributed"))
+    _index(events, "ix_events_unattributed").create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial_schema),
     (2, "contact timeline index without anonymous events", _partial_contact_index),
@@ -93,6 +103,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "the processes serving the database", _processes_table),
     (7, "failed dashboard sign-ins, for throttling", _sign_in_failures_table),
     (8, "no planner statistics for event payloads", _no_payload_statistics),
+    (9, "a device's events in two indexes that never overlap", _disjoint_device_indexes),
 ]
 
 _LOCK_KEY = 0x5EA3

@@ -47,14 +47,14 @@ def _columns(index_sql: str) -> list[str]:
 
 
 def _assert_device_indexes_are_disjoint(conn: Connection) -> None:
-    """A device's attributed events by time, and those stored without a contact by arrival."""
+    """A device's attributed events and those stored without a contact, each by time."""
     attributed = _index_sql(conn, "ix_events_device_attributed")
     unattributed = _index_sql(conn, "ix_events_unattributed")
     assert "contact_id IS NOT NULL" in attributed
     assert "contact_id IS NULL" in unattributed
     assert _columns(attributed) == ["workspace_id", "anonymous_id", "timestamp", "id", "contact_id"]
     assert _columns(unattributed) == [
-        "workspace_id", "anonymous_id", "received_at", "timestamp", "id", "contact_id"
+        "workspace_id", "anonymous_id", "timestamp", "id", "received_at", "contact_id"
     ]  # fmt: skip
     exists = (
         "SELECT count(*) FROM sqlite_master WHERE name = 'ix_events_anonymous'"

@@ -86,10 +86,12 @@ def _no_payload_statistics(conn: Connection) -> None:
 
 def _disjoint_device_indexes(conn: Connection) -> None:
     """A device's events in two indexes that never overlap (see `tables.events`): the index
-    of all of them gives way to one of its attributed events, beside the existing one of
-    those stored without a contact."""
+    of all of them gives way to one of its attributed events, and the index of those stored
+    without a contact is ordered by time, so a device's timeline reads both in order."""
     conn.execute(text("DROP INDEX IF EXISTS ix_events_anonymous"))
     _index(events, "ix_events_device_attributed").create(conn, checkfirst=True)
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_unattributed"))
+    _index(events, "ix_events_unattributed").create(conn)
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [

@@ -333,8 +333,8 @@ def _page_views_of_sessions(
     """session -> sorted (timestamp, id) of its page views."""
     ids = sorted(s for s in set(session_ids) if s)
     out: dict[str, list[tuple[int, int]]] = {}
-    # In chunks: an export asks for every session of a contact's timeline, and SQLite takes
-    # at most 32,766 parameters a statement.
+    # In chunks: an export asks for every session of a contact's timeline, and PostgreSQL
+    # takes at most 65,535 parameters a statement (SQLite, as commonly built, 32,766).
     for start in range(0, len(ids), SESSIONS_PER_LOOKUP):
         rows = conn.execute(
             select(events.c.session_id, events.c.timestamp, events.c.id)

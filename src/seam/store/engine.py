@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -13,6 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from seam.store.dialect import SQLITE_LOWER, sqlite_lower
 
 T = TypeVar("T")
+# How long a SQLite statement waits for another connection's lock before it fails.
+SQLITE_BUSY_SECONDS = 30
 
 
 def normalize_url(url: str) -> str:
@@ -68,21 +72,23 @@ class Database:
 
 
 def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite so BEGIN IMMEDIATE is ours to issue.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal_mode(cursor)
         # FULL syncs the WAL at every commit, so an acknowledged event survives a power loss;
         # group commit keeps that to one fsync per batch.
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         # Commits should not pay for copying the WAL into the database: `checkpoint` does that
         # in the background; this limit only applies if it falls behind.
         cursor.execute("PRAGMA wal_autocheckpoint=20000")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()
         dbapi_connection.create_function(SQLITE_LOWER, 1, sqlite_lower, deterministic=True)
@@ -94,6 +100,21 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _wal_mode(cursor: sqlite3.Cursor) -> None:
+    """Put the file in WAL mode (it stays so). Processes opening a new file at once all try
+    to switch it, and SQLite refuses the switch to all but one at once ("database is locked")
+    instead of waiting for the busy timeout: try again until the timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")

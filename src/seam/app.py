@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.exc import DataError
@@ -84,9 +85,15 @@ async def _heartbeat(state: AppState) -> None:
     pid = state.process_id
     # Three missed beats before the others count a process out, and never under 15 s.
     live_for = max(processes.LIVE_FOR_US, int(3 * state.settings.heartbeat_seconds * 1e6))
-    state.live_processes = await state.writer.run(
-        lambda conn: processes.heartbeat(conn, pid, now_us(), live_for)
+    counted, since = state.let_through, state.counted_since
+    state.let_through, state.counted_since = {}, time.monotonic()
+    seconds = max(state.counted_since - since, 1e-3)
+    rates = {key_id: n / seconds for key_id, n in counted.items()}
+    peers = await state.writer.run(
+        lambda conn: processes.heartbeat(conn, pid, now_us(), live_for, rates)
     )
+    state.live_processes = peers.live
+    state.used_by_others = peers.used_by_others
 
 
 def _refresh_statistics(db: Database) -> None:

@@ -90,6 +90,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
         conn.execute(text("DROP INDEX uq_api_keys_form"))
         conn.execute(text("ALTER TABLE api_keys DROP COLUMN form_id"))
         conn.execute(text("DROP TABLE sign_in_failures"))
+        conn.execute(text("ALTER TABLE processes DROP COLUMN key_rates"))
         conn.execute(delete(schema_version).where(schema_version.c.version > 1))
         conn.execute(
             text(
@@ -110,7 +111,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
             {"ws": ws.id},
         )
 
-    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
 
     with empty_db.reader.connect() as conn:
         _assert_device_indexes_are_disjoint(conn)
@@ -119,6 +120,7 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]
     with empty_db.writer.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM sign_in_failures")).scalar() == 0
+        assert conn.execute(text("SELECT count(key_rates) FROM processes")).scalar() == 0
         assert len(workspaces.list_keys(conn, ws.id)) == 1
         once = {"form_id": "form-1", "kind": "secret", "scopes": ["admin"]}
         assert workspaces.create_key_once(conn, ws.id, **once) is not None

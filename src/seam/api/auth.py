@@ -15,7 +15,8 @@ from seam.errors import Forbidden, RateLimited, Unauthorized
 from seam.store import workspaces as ws_store
 from seam.store.workspaces import ApiKey, Workspace, hash_key
 
-from .state import AppState, Cached, Principal, TokenBucket, app_state
+from .rate_limits import TokenBucket, share_of_limit
+from .state import AppState, Cached, Principal, app_state
 
 
 def key_from_headers(request: Request) -> str | None:
@@ -104,15 +105,21 @@ async def _read_key(state: AppState, plain: str, digest: str) -> Principal | Non
 
 
 def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:
-    """The limit is the deployment's: each of the live processes allows its share."""
+    """The limit is the deployment's: each live process lets through its share of it
+    (`rate_limits.share_of_limit`), bursting at most an even share."""
     # A workspace limit stored below 1 (before the CLI refused such values) means "unset".
     own = workspace.rate_limit if workspace.rate_limit and workspace.rate_limit >= 1 else None
     limit = float(own or state.settings.rate_limit_per_second)
-    rate = limit / state.live_processes
+    live = state.live_processes
+    rate = share_of_limit(limit, live, state.used_by_others.get(key.id, 0.0))
+    burst = max(1.0, limit / live)  # a share below one request a second lets one by
     bucket = state.buckets.get(key.id)
-    if bucket is None or bucket.rate != rate:
-        bucket = state.buckets[key.id] = TokenBucket(rate)
+    if bucket is None:
+        bucket = state.buckets[key.id] = TokenBucket(rate, burst)
+    elif bucket.rate != rate or bucket.burst != burst:
+        bucket.retune(rate, burst)
     wait = bucket.take()
     if wait > 0:
         retry_after = str(max(1, int(wait + 0.999)))
         raise RateLimited("too many requests for this key", headers={"Retry-After": retry_after})
+    state.let_through[key.id] = state.let_through.get(key.id, 0) + 1

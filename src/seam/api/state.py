@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from seam.api.rate_limits import TokenBucket
 from seam.clock import now_us
 from seam.ids import new_id
 from seam.ingest.apply import Caller
@@ -50,31 +51,6 @@ class Cached:
 
 
 @dataclass
-class TokenBucket:
-    """Per-key request budget of this process: its share of the key's limit (the processes
-    count each other in the database). Losing it on restart is harmless. It starts full."""
-
-    rate: float
-    capacity: float = field(init=False)
-    tokens: float = field(init=False)
-    updated: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.capacity = max(1.0, self.rate)  # a share below one request a second lets one by
-        self.tokens = self.capacity
-
-    def take(self) -> float:
-        """0 if a request may pass now, else the seconds until one may."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
-@dataclass
 class AppState:
     settings: Settings
     db: Database
@@ -85,6 +61,11 @@ class AppState:
     key_reads: dict[str, asyncio.Future[Principal | None]] = field(default_factory=dict)
     workspaces: dict[str, tuple[Workspace, float]] = field(default_factory=dict)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    # Requests each key was let through since `counted_since` (monotonic seconds), published
+    # with the next heartbeat; and what the other processes published (requests a second).
+    let_through: dict[str, int] = field(default_factory=dict)
+    counted_since: float = field(default_factory=time.monotonic)
+    used_by_others: dict[str, float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     enrichment_pass_seconds: float = 0.0
     enrichment_passed_at: int | None = None  # when the last pass that succeeded started

@@ -251,12 +251,15 @@ quarantine = Table(
 )
 
 # The Seam processes serving this database, each seen at its last heartbeat: per-process
-# budgets (rate limits) are the workspace's limit shared among the live ones.
+# budgets (rate limits) are the workspace's limit shared among the live ones, by what each
+# let through lately (seam/api/rate_limits.py).
 processes = Table(
     "processes",
     metadata,
     Column("id", String(64), primary_key=True),
     Column("seen_at", BigInteger, nullable=False),
+    # JSON: requests a second the process let through per key id since its previous heartbeat.
+    Column("key_rates", Text, nullable=False, server_default="{}"),
 )
 
 # Daily salts of cookieless workspaces; rows older than a day are deleted, so yesterday's

@@ -171,6 +171,12 @@ def _disjoint_device_indexes(conn: Connection) -> None:
     _drop_index(conn, "ix_events_anonymous")
 
 
+def _process_key_rates(conn: Connection) -> None:
+    """Version 1 already has the column on a new database."""
+    if "key_rates" not in {c["name"] for c in inspect(conn).get_columns("processes")}:
+        conn.execute(text("ALTER TABLE processes ADD COLUMN key_rates TEXT NOT NULL DEFAULT '{}'"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(
@@ -194,6 +200,9 @@ MIGRATIONS: list[Migration] = [
         "a device's events in two indexes that never overlap",
         _disjoint_device_indexes,
         online=True,
+    ),
+    Migration(
+        10, "what each process lets through per key, to share rate limits", _process_key_rates
     ),
 ]
 

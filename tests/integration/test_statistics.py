@@ -86,6 +86,32 @@ def test_a_table_filled_after_migrate_is_analyzed_once_and_then_left_alone(
     assert tuple(stored) == (3000, '{"plan": "pro", "quote": "\\"it\'s\\""}')
 
 
+@pytest.mark.postgres
+def test_a_table_changed_by_a_tenth_again_is_analyzed_once_its_spacing_has_passed(
+    fresh_pg: Database,
+) -> None:
+    with fresh_pg.writer.begin() as conn:
+        events.insert_events(conn, [_event(i) for i in range(3000)])
+    with fresh_pg.writer.begin() as conn:
+        conn.execute(text("ANALYZE events"))
+    with fresh_pg.writer.begin() as conn:
+        events.insert_events(conn, [_event(i) for i in range(3000, 4500)])
+
+    stale: list[str] = []
+    deadline = time.monotonic() + 20  # the inserting backend reports its counts within ~1 s
+    while "events" not in stale and time.monotonic() < deadline:
+        with fresh_pg.writer.begin() as conn:
+            stale = statistics.stale_tables(conn, max_spacing=0.0)
+        time.sleep(0.2)
+    assert "events" in stale  # changed by half since its analysis
+
+    # 4,500 rows of a 30,000-row sample: a tenth of an hour apart at the least.
+    with fresh_pg.writer.begin() as conn:
+        assert "events" not in statistics.refresh(conn, max_spacing=3600.0)
+    with fresh_pg.writer.begin() as conn:
+        assert "events" in statistics.refresh(conn, max_spacing=0.0)
+
+
 def test_sqlite_has_nothing_to_analyze(tmp_path: Path) -> None:
     database = open_database(f"sqlite:///{tmp_path / 'seam.db'}")
     try:

@@ -39,9 +39,8 @@ def stale_tables(conn: Connection, max_spacing: float = MAX_SPACING_SECONDS) -> 
             " WHERE schemaname = current_schema() AND relname = ANY(:names)"
             " AND n_mod_since_analyze >= :min_changed"
             " AND n_mod_since_analyze > :fraction * GREATEST(n_live_tup - n_mod_since_analyze, 0)"
-            " AND (GREATEST(last_analyze, last_autoanalyze) IS NULL"
-            "  OR GREATEST(last_analyze, last_autoanalyze) < now() - make_interval(secs =>"
-            "   :max_spacing * LEAST(n_live_tup, :sample_rows) / :sample_rows))"
+            " AND GREATEST(last_analyze, last_autoanalyze, '-infinity') < now() - make_interval("
+            "  secs => :max_spacing * LEAST(n_live_tup, :sample_rows) / :sample_rows)"
             " ORDER BY relname"
         ),
         {

@@ -3,9 +3,10 @@ characters it holds, and nothing else is, on both backends."""
 
 from __future__ import annotations
 
+from ingesting import stored_event_row
+
 from seam.store import events, visitors
 from seam.store.engine import Database
-from seam.store.events import EVENT_COLUMNS
 
 # Characters with a meaning in PostgreSQL's array syntax or in JSON, words it reads as NULL,
 # and text beyond ASCII.
@@ -26,23 +27,6 @@ AWKWARD_IDS = [
 ]
 
 
-def _event(ws: str, message_id: str) -> dict[str, object]:
-    row: dict[str, object] = {name: None for name in EVENT_COLUMNS}
-    row.update(
-        workspace_id=ws,
-        message_id=message_id,
-        type="track",
-        event="Signed Up",
-        anonymous_id="device",
-        timestamp=1_700_000_000_000_000,
-        received_at=1_700_000_000_000_000,
-        properties="{}",
-        traits="{}",
-        context="{}",
-    )
-    return row
-
-
 def test_visitors_with_awkward_ids_are_found_and_only_they(db: Database) -> None:
     ws = "ws-lookups-visitors"
     stored = AWKWARD_IDS[:-1]
@@ -59,7 +43,10 @@ def test_stored_message_ids_with_awkward_ids_are_found_and_only_they(db: Databas
     ws = "ws-lookups-events"
     stored = AWKWARD_IDS[1:]
     with db.writer.begin() as conn:
-        events.insert_events(conn, [_event(ws, m) for m in stored])
+        rows = [
+            stored_event_row(workspace_id=ws, message_id=m, anonymous_id="device") for m in stored
+        ]
+        events.insert_events(conn, rows)
     with db.writer.begin() as conn:
         found = events.stored_message_ids(conn, ws, [*AWKWARD_IDS, "never-stored"])
     assert found == set(stored)

@@ -30,7 +30,7 @@ _insert = Statement(lambda conn: insert_rows(conn, audit, _COLUMNS))
 def record(
     conn: Connection, ws: str, entries: list[AuditEntry], *, at: int, key_id: str | None
 ) -> None:
-    _insert.run_many(
+    _insert.write_many(
         conn,
         [
             {

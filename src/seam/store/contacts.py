@@ -282,7 +282,7 @@ def write_traits(
     conn: Connection, ws: str, owner_kind: str, owner_id: str, winners: Mapping[str, TraitValue]
 ) -> None:
     """Upsert the winning values (a newer value stored meanwhile is kept)."""
-    _write_traits.run_many(
+    _write_traits.write_many(
         conn,
         [
             {

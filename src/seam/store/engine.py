@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from seam.store import bundling
 from seam.store.dialect import SQLITE_LOWER, sqlite_lower
 
 T = TypeVar("T")
@@ -138,10 +139,16 @@ def open_database(
     # No server-side prepared statements: a generic plan cached while a table was small (a
     # sequential scan) outlives the table's growth and turns batch lookups into full scans.
     no_prepare = {"prepare_threshold": None}
-    # The ingest writers, plus admin operations, the enrichment pass and statistics.
+    # The ingest writers, plus admin operations, the enrichment pass and statistics. Autocommit
+    # at the driver: `bundling` sends each transaction's BEGIN and COMMIT with its statements.
     writer = create_engine(
-        url, pool_size=write_transactions + 2, max_overflow=4, connect_args=no_prepare
+        url,
+        pool_size=write_transactions + 2,
+        max_overflow=4,
+        connect_args=no_prepare,
+        isolation_level="AUTOCOMMIT",
     )
+    bundling.install(writer)
     # Readers run each statement on its own (autocommit): one round trip instead of BEGIN, the
     # query and ROLLBACK (SELECT 1 and rollback: 190 µs instead of 480 µs on this machine). A
     # read of several statements may then see writes committed between them, as any reader

@@ -28,7 +28,7 @@ _insert_events = Statement(
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Store events; a message id seen before in the workspace is ignored (retries are safe).
     Each row has every column of EVENT_COLUMNS."""
-    _insert_events.run_many(conn, rows)
+    _insert_events.write_many(conn, rows)
 
 
 def stored_message_ids(conn: Connection, ws: str, message_ids: Sequence[str]) -> set[str]:

@@ -29,7 +29,7 @@ def keep(
     conn: Connection, ws: str, rows: list[tuple[str, str, bytes]], *, at: int, key_id: str | None
 ) -> None:
     """rows: (code, message, raw payload); only the first 4 KB of each payload is kept."""
-    _insert.run_many(
+    _insert.write_many(
         conn,
         [
             {

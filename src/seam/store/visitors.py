@@ -105,7 +105,7 @@ def record_seen(conn: Connection, ws: str, seen: Mapping[str, tuple[int, int]]) 
         {"workspace_id": ws, "anonymous_id": a, "first_seen": lo, "last_seen": hi}
         for a, (lo, hi) in sorted(seen.items())
     ]
-    _record_seen.run_many(conn, rows)
+    _record_seen.write_many(conn, rows)
 
 
 def _build_bind(conn: Connection) -> ClauseElement:

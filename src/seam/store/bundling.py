@@ -1,0 +1,165 @@
+"""PostgreSQL write transactions whose BEGIN and COMMIT travel with their statements.
+
+psycopg begins a transaction with a BEGIN of its own, one round trip before the first statement,
+and commits with another. A group commit of single events was four round trips (BEGIN, the
+visitors lookup, the event insert, COMMIT) where two carry the work, and a writer that waits on
+the database holds its requests: with a load's connections all waiting on commits, the server's
+core idled 15% of the time. Here the writer engine's connections run in autocommit at the
+driver, and every transaction SQLAlchemy begins on them is made a real one:
+
+- SQLAlchemy's `begin` event notes that a BEGIN is owed (unless the connection asked for
+  autocommit itself);
+- the first statement pays it. Seam's own statements (`seam.store.dialect`) send `BEGIN;` and
+  the statement in one query of the simple protocol, parameters bound by the client; any other
+  statement (SQLAlchemy's `before_cursor_execute`) sends a BEGIN of its own first;
+- a write whose result nobody reads (`defer`: event rows, visitors seen, traits, audit and
+  quarantine rows, all at the end of a group commit) waits, and goes with the next statement or
+  with COMMIT, so the order of statements holds;
+- `commit` sends what waits together with COMMIT. A transaction rolled back sent none of it,
+  and the next `begin` starts afresh.
+
+A group commit of single events is now two round trips: measured under single-event load
+(wrk, 64 connections, 4 pairs of 15 s) 6,257 -> 7,050 requests a second, +13%.
+
+Errors name the statement's template (its parameters, which may hold personal data, never).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
+
+_STATE = "seam_bundling"  # the key of a connection's `Owed` in its pool record's info
+
+
+@dataclass
+class Owed:
+    """What a connection's open transaction has not sent yet."""
+
+    explicit: bool = False  # a transaction, not statements run in autocommit
+    begin: bool = False
+    # (template, parameters) of the writes that wait, in order.
+    waiting: list[tuple[str, Any]] = field(default_factory=list)
+
+    def start(self, explicit: bool) -> None:
+        self.explicit = self.begin = explicit
+        self.waiting.clear()
+
+    def sent(self) -> None:
+        """Everything owed was sent."""
+        self.begin = False
+        self.waiting.clear()
+
+
+def install(engine: Engine) -> None:
+    """Bundle BEGIN and COMMIT with statements on `engine`, a PostgreSQL engine created with
+    `isolation_level="AUTOCOMMIT"` (so that psycopg sends no BEGIN of its own)."""
+    event.listen(engine, "begin", _begun)
+    event.listen(engine, "before_cursor_execute", _before_sqlalchemy_statement)
+    event.listen(engine, "commit", _committing)
+
+
+def _owed(conn: Connection) -> Owed | None:
+    owed: Owed | None = conn.info.get(_STATE)
+    return owed
+
+
+def _begun(conn: Connection) -> None:
+    owed = conn.info.setdefault(_STATE, Owed())
+    owed.start(explicit=conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT")
+
+
+def _before_sqlalchemy_statement(conn: Connection, cursor: Any, *_: Any) -> None:
+    settle(conn, cursor.connection, "a statement")
+
+
+def _committing(conn: Connection) -> None:
+    owed = _owed(conn)
+    if owed is None or not owed.waiting:
+        return  # psycopg commits what was sent (nothing, if no statement ran)
+    raw: Any = conn.connection.driver_connection
+    with translated_errors(conn, raw, "COMMIT after " + _templates(owed)):
+        query = _bundle(raw, owed, "COMMIT")
+        owed.sent()
+        raw.execute(query)
+
+
+def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
+    """Run the statement together with what its transaction owes, if it owes anything: returns
+    the cursor, at the statement's result. None if nothing is owed (the caller runs it)."""
+    owed = _owed(conn)
+    if owed is None or not (owed.begin or owed.waiting):
+        return None
+    owed_statements = int(owed.begin) + len(owed.waiting)
+    query = _bundle(raw, owed, _bound(raw, sql, params))
+    owed.sent()
+    cursor = raw.execute(query)
+    for _ in range(owed_statements):
+        cursor.nextset()
+    return cursor
+
+
+def settle(conn: Connection, raw: Any, what: str) -> None:
+    """Send what the transaction owes, alone (before a statement that cannot join it)."""
+    owed = _owed(conn)
+    if owed is None or not (owed.begin or owed.waiting):
+        return
+    with translated_errors(conn, raw, f"the writes before {what}: {_templates(owed)}"):
+        query = _bundle(raw, owed, None)
+        owed.sent()
+        raw.execute(query)
+
+
+def defer(conn: Connection, sql: str, params: Any) -> bool:
+    """Let a write whose result nobody reads wait for the next statement or the commit.
+    False if this connection does not bundle (the caller runs it now)."""
+    owed = _owed(conn)
+    if owed is None or not owed.explicit:
+        return False
+    owed.waiting.append((sql, params))
+    return True
+
+
+def _bundle(raw: Any, owed: Owed, last: str | None) -> str:
+    parts = ["BEGIN"] if owed.begin else []
+    parts.extend(_bound(raw, sql, params) for sql, params in owed.waiting)
+    if last is not None:
+        parts.append(last)
+    return ";\n".join(parts)
+
+
+def _bound(raw: Any, sql: str, params: Any) -> str:
+    return psycopg.ClientCursor(raw).mogrify(sql, params)
+
+
+def _templates(owed: Owed) -> str:
+    return "; ".join(sql for sql, _ in owed.waiting) or "BEGIN"
+
+
+@contextlib.contextmanager
+def translated_errors(conn: Connection, raw: Any, sql: str) -> Iterator[None]:
+    """A driver error is raised as SQLAlchemy raises it (`DataError`, `IntegrityError`, …,
+    never with its parameters, which may hold personal data), and a connection the database
+    dropped is invalidated, so the pool never hands it out again and the writer retries on a
+    fresh one."""
+    try:
+        yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        dropped = bool(conn.dialect.is_disconnect(exc, raw, None))
+        if dropped:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=dropped,
+            dialect=conn.dialect,
+        ) from exc

@@ -19,7 +19,7 @@ driver, and every transaction SQLAlchemy begins on them is made a real one:
   and the next `begin` starts afresh.
 
 A group commit of single events is now two round trips: measured under single-event load
-(wrk, 64 connections, 4 pairs of 15 s) 6,257 -> 7,050 requests a second, +13%.
+(wrk, 64 connections, 5 pairs of 15 s) 7,472 -> 8,366 requests a second, better in every pair.
 
 Errors name the statement's template (its parameters, which may hold personal data, never).
 """

@@ -42,13 +42,16 @@ _STATE = "seam_bundling"  # the key of a connection's `Owed` in its pool record'
 class Owed:
     """What a connection's open transaction has not sent yet."""
 
-    explicit: bool = False  # a transaction, not statements run in autocommit
     begin: bool = False
     # (template, parameters) of the writes that wait, in order.
     waiting: list[tuple[str, Any]] = field(default_factory=list)
 
-    def start(self, explicit: bool) -> None:
-        self.explicit = self.begin = explicit
+    @property
+    def anything(self) -> bool:
+        return self.begin or bool(self.waiting)
+
+    def start(self, begin: bool) -> None:
+        self.begin = begin
         self.waiting.clear()
 
     def sent(self) -> None:
@@ -70,9 +73,14 @@ def _owed(conn: Connection) -> Owed | None:
     return owed
 
 
+def _autocommit(conn: Connection) -> bool:
+    """The connection asked to run each statement on its own (online migrations do)."""
+    return bool(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
 def _begun(conn: Connection) -> None:
     owed = conn.info.setdefault(_STATE, Owed())
-    owed.start(explicit=conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT")
+    owed.start(begin=not _autocommit(conn))
 
 
 def _before_sqlalchemy_statement(conn: Connection, cursor: Any, *_: Any) -> None:
@@ -94,7 +102,7 @@ def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
     """Run the statement together with what its transaction owes, if it owes anything: returns
     the cursor, at the statement's result. None if nothing is owed (the caller runs it)."""
     owed = _owed(conn)
-    if owed is None or not (owed.begin or owed.waiting):
+    if owed is None or not owed.anything:
         return None
     owed_statements = int(owed.begin) + len(owed.waiting)
     query = _bundle(raw, owed, _bound(raw, sql, params))
@@ -108,7 +116,7 @@ def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
 def settle(conn: Connection, raw: Any, what: str) -> None:
     """Send what the transaction owes, alone (before a statement that cannot join it)."""
     owed = _owed(conn)
-    if owed is None or not (owed.begin or owed.waiting):
+    if owed is None or not owed.anything:
         return
     with translated_errors(conn, raw, f"the writes before {what}: {_templates(owed)}"):
         query = _bundle(raw, owed, None)
@@ -120,7 +128,7 @@ def defer(conn: Connection, sql: str, params: Any) -> bool:
     """Let a write whose result nobody reads wait for the next statement or the commit.
     False if this connection does not bundle (the caller runs it now)."""
     owed = _owed(conn)
-    if owed is None or not owed.explicit:
+    if owed is None or _autocommit(conn):
         return False
     owed.waiting.append((sql, params))
     return True

@@ -157,8 +157,7 @@ class Statement:
             return 0
         compiled = self.compiled(conn)
         if compiled.names == (JSON_ROWS,):
-            json_rows = {JSON_ROWS: _json.encode(rows).decode()}
-            return _execute(conn, compiled.sql, json_rows, read=_changed)
+            return _execute(conn, compiled.sql, _json_rows(rows), read=_changed)
         params = [compiled.params(r) for r in rows]
         return _execute(conn, compiled.sql, params, read=_changed, many=True)
 
@@ -169,12 +168,13 @@ class Statement:
         if not rows:
             return
         compiled = self.compiled(conn)
-        if compiled.names == (JSON_ROWS,):
-            _driver(conn)  # in a transaction, whose commit sends the write
-            json_rows = {JSON_ROWS: _json.encode(rows).decode()}
-            if bundling.defer(conn, compiled.sql, json_rows):
-                return
-        self.run_many(conn, rows)
+        if compiled.names != (JSON_ROWS,):
+            self.run_many(conn, rows)
+            return
+        _driver(conn)  # in a transaction, whose commit sends the write
+        json_rows = _json_rows(rows)
+        if not bundling.defer(conn, compiled.sql, json_rows):
+            _execute(conn, compiled.sql, json_rows, read=_changed)
 
     def _execute(self, conn: Connection, params: Mapping[str, Any], read: Callable[[Any], T]) -> T:
         compiled = self.compiled(conn)
@@ -194,6 +194,11 @@ def compile_statements(conn: Connection) -> None:
 
 
 _json = msgspec.json.Encoder()
+
+
+def _json_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The one parameter of an `insert_rows` statement on PostgreSQL: the rows as a JSON array."""
+    return {JSON_ROWS: _json.encode(rows).decode()}
 
 
 def _execute(

@@ -54,6 +54,15 @@ def fresh_pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[Database]:
+    """The store on this session's PostgreSQL database, for what only PostgreSQL does."""
+    database = open_database(pg_url)
+    migrate(database)
+    yield database
+    database.dispose()
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )

@@ -3,8 +3,6 @@ PostgreSQL): still one transaction, all or nothing, in the order written, on bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from ingesting import stored_event_row
 from sqlalchemy import Connection, func, insert, select
@@ -12,8 +10,7 @@ from sqlalchemy.exc import DataError
 
 from seam.store import audit, contacts, events, visitors
 from seam.store.audit import AuditEntry
-from seam.store.engine import Database, open_database
-from seam.store.migrations import migrate
+from seam.store.engine import Database
 from seam.store.tables import events as events_table
 from seam.store.tables import visitors as visitors_table
 
@@ -128,14 +125,6 @@ def test_writes_left_waiting_by_an_abandoned_transaction_do_not_reach_the_next(
         assert events.stored_message_ids(conn, ws, ["lost", "kept"]) == {"kept"}
 
 
-@pytest.fixture
-def pg_db(pg_url: str) -> Iterator[Database]:
-    database = open_database(pg_url)
-    migrate(database)
-    yield database
-    database.dispose()
-
-
 @pytest.mark.postgres
 def test_a_refused_write_that_waited_fails_the_commit_and_keeps_nothing(pg_db: Database) -> None:
     """PostgreSQL refuses a NUL in text (SQLite stores it): the refusal comes with COMMIT, as
@@ -146,12 +135,34 @@ def test_a_refused_write_that_waited_fails_the_commit_and_keeps_nothing(pg_db: D
     with pytest.raises(DataError) as refused, db.writer.begin() as conn:
         contacts.create_contact(conn, ws, "user-1", now=1)
         events.insert_events(
-            conn, [stored_event_row(workspace_id=ws, message_id="m-1", name="nul\x00")]
+            conn, [stored_event_row(workspace_id=ws, message_id="m-1", name="private-name\x00")]
         )
-    assert "nul\x00" not in str(refused.value)  # parameters never travel with the error
+    # Neither the parameters nor the report's quote of the JSON around the NUL.
+    assert "private-name" not in str(refused.value)
+    assert "private-name" not in str(refused.value.orig)
     assert _events_of(db, ws) == 0
     with db.reader.connect() as conn:
         assert contacts.by_external_ids(conn, ws, ["user-1"]) == {}
     with db.writer.begin() as conn:  # the connection went back to the pool usable
         events.insert_events(conn, [stored_event_row(workspace_id=ws, message_id="m-2")])
     assert _events_of(db, ws) == 1
+
+
+@pytest.mark.postgres
+def test_a_refused_write_that_waited_is_named_by_the_statement_it_went_with(
+    pg_db: Database,
+) -> None:
+    """A write that waited goes with the next statement: its refusal is raised there, naming
+    the waiting write's template beside the statement's (still never its parameters)."""
+    db = pg_db
+    ws = "ws-bundling-refused-with"
+    with pytest.raises(DataError) as refused, db.writer.begin() as conn:
+        events.insert_events(
+            conn, [stored_event_row(workspace_id=ws, message_id="m-1", name="private-name\x00")]
+        )
+        events.stored_message_ids(conn, ws, ["m-1"])
+    message = str(refused.value)
+    assert "INSERT INTO events" in message
+    assert "SELECT message_id FROM events" in message
+    assert "private-name" not in message
+    assert _events_of(db, ws) == 0

@@ -21,7 +21,8 @@ driver, and every transaction SQLAlchemy begins on them is made a real one:
 A group commit of single events is now two round trips: measured under single-event load
 (wrk, 64 connections, 5 pairs of 15 s) 7,472 -> 8,366 requests a second, better in every pair.
 
-Errors name the statement's template (its parameters, which may hold personal data, never).
+Errors name the statement's template (its parameters, which may hold personal data, never),
+and the database's report of them is redacted (`store.redaction`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
+
+from seam.store import redaction
 
 _STATE = "seam_bundling"  # the key of a connection's `Owed` in its pool record's info
 
@@ -105,9 +108,12 @@ def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
     if owed is None or not owed.anything:
         return None
     owed_statements = int(owed.begin) + len(owed.waiting)
-    query = _bundle(raw, owed, _bound(raw, sql, params))
-    owed.sent()
-    cursor = raw.execute(query)
+    # An error may come from a write that waited: the statement alone would not say which.
+    described = f"{sql}, sent after {_templates(owed)}" if owed.waiting else sql
+    with translated_errors(conn, raw, described):
+        query = _bundle(raw, owed, _bound(raw, sql, params))
+        owed.sent()
+        cursor = raw.execute(query)
     for _ in range(owed_statements):
         cursor.nextset()
     return cursor
@@ -153,15 +159,16 @@ def _templates(owed: Owed) -> str:
 @contextlib.contextmanager
 def translated_errors(conn: Connection, raw: Any, sql: str) -> Iterator[None]:
     """A driver error is raised as SQLAlchemy raises it (`DataError`, `IntegrityError`, …,
-    never with its parameters, which may hold personal data), and a connection the database
-    dropped is invalidated, so the pool never hands it out again and the writer retries on a
-    fresh one."""
+    never with its parameters nor the data the database's report quotes), and a connection the
+    database dropped is invalidated, so the pool never hands it out again and the writer
+    retries on a fresh one."""
     try:
         yield
     except conn.dialect.loaded_dbapi.Error as exc:
         dropped = bool(conn.dialect.is_disconnect(exc, raw, None))
         if dropped:
             conn.invalidate(exc)
+        redaction.redact(exc)
         raise DBAPIError.instance(
             sql,
             None,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from seam.store import bundling
+from seam.store import bundling, redaction
 from seam.store.dialect import SQLITE_LOWER, sqlite_lower
 
 T = TypeVar("T")
@@ -74,7 +74,9 @@ class Database:
 
 def _sqlite_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+        hide_parameters=True,  # an error's text is logged; the parameters are people's data
     )
 
     @event.listens_for(engine, "connect")
@@ -147,8 +149,10 @@ def open_database(
         max_overflow=4,
         connect_args=no_prepare,
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,  # an error's text is logged; the parameters are people's data
     )
     bundling.install(writer)
+    redaction.install(writer)
     # Readers run each statement on its own (autocommit): one round trip instead of BEGIN, the
     # query and ROLLBACK (SELECT 1 and rollback: 190 µs instead of 480 µs on this machine). A
     # read of several statements may then see writes committed between them, as any reader
@@ -159,5 +163,7 @@ def open_database(
         max_overflow=20,
         connect_args=no_prepare,
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
     )
+    redaction.install(reader)
     return Database(url, writer, reader)

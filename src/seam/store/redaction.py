@@ -35,7 +35,8 @@ def redact(exc: BaseException) -> None:
 
 
 def install(engine: Engine) -> None:
-    """Redact the errors of every statement `engine` runs (SQLAlchemy's and Seam's own)."""
+    """Redact the errors of the statements SQLAlchemy runs on `engine` (those Seam runs through
+    the driver itself are redacted by `bundling.translated_errors`)."""
     event.listen(engine, "handle_error", _redacted)
 
 

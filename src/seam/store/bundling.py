@@ -95,10 +95,7 @@ def _committing(conn: Connection) -> None:
     if owed is None or not owed.waiting:
         return  # psycopg commits what was sent (nothing, if no statement ran)
     raw: Any = conn.connection.driver_connection
-    with translated_errors(conn, raw, "COMMIT after " + _templates(owed)):
-        query = _bundle(raw, owed, "COMMIT")
-        owed.sent()
-        raw.execute(query)
+    _send_owed(conn, raw, owed, "COMMIT", "COMMIT after " + _templates(owed))
 
 
 def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
@@ -110,10 +107,7 @@ def send(conn: Connection, raw: Any, sql: str, params: Any) -> Any | None:
     owed_statements = int(owed.begin) + len(owed.waiting)
     # An error may come from a write that waited: the statement alone would not say which.
     described = f"{sql}, sent after {_templates(owed)}" if owed.waiting else sql
-    with translated_errors(conn, raw, described):
-        query = _bundle(raw, owed, _bound(raw, sql, params))
-        owed.sent()
-        cursor = raw.execute(query)
+    cursor = _send_owed(conn, raw, owed, _bound(raw, sql, params), described)
     for _ in range(owed_statements):
         cursor.nextset()
     return cursor
@@ -124,10 +118,7 @@ def settle(conn: Connection, raw: Any, what: str) -> None:
     owed = _owed(conn)
     if owed is None or not owed.anything:
         return
-    with translated_errors(conn, raw, f"the writes before {what}: {_templates(owed)}"):
-        query = _bundle(raw, owed, None)
-        owed.sent()
-        raw.execute(query)
+    _send_owed(conn, raw, owed, None, f"the writes before {what}: {_templates(owed)}")
 
 
 def defer(conn: Connection, sql: str, params: Any) -> bool:
@@ -138,6 +129,14 @@ def defer(conn: Connection, sql: str, params: Any) -> bool:
         return False
     owed.waiting.append((sql, params))
     return True
+
+
+def _send_owed(conn: Connection, raw: Any, owed: Owed, last: str | None, described: str) -> Any:
+    """Send what `owed` holds, then `last`, in one query; an error names `described`."""
+    with translated_errors(conn, raw, described):
+        query = _bundle(raw, owed, last)
+        owed.sent()
+        return raw.execute(query)
 
 
 def _bundle(raw: Any, owed: Owed, last: str | None) -> str:

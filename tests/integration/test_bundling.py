@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from seam.store import audit, contacts, events, visitors
 from seam.store.audit import AuditEntry
 from seam.store.engine import Database
+from seam.store.jsonb import dumps
 from seam.store.tables import events as events_table
 from seam.store.tables import visitors as visitors_table
 
@@ -67,6 +68,57 @@ def test_a_later_statement_of_the_transaction_sees_the_writes_before_it(db: Data
         # A statement SQLAlchemy runs itself sees them too.
         count = select(func.count()).where(events_table.c.workspace_id == ws)
         assert conn.execute(count).scalar_one() == 2
+
+
+# Text that quoting must not change: quotes, backslashes, percent signs and placeholders.
+AWKWARD = ["it's", "''", "back\\slash", "\\'", '"quoted"', "50% off", "%s", "%(rows)s", "é 漢字 🎉"]
+
+
+def test_awkward_text_is_stored_and_found_exactly_as_sent(db: Database) -> None:
+    """Statements sent together carry their values as literals (`bundling`): ids and
+    documents come back byte for byte, and lookups by them find them."""
+    ws = "ws-bundling-awkward"
+    devices = [f"device {value}" for value in AWKWARD]
+    with db.writer.begin() as conn:
+        visitors.record_seen(conn, ws, dict.fromkeys(devices, (1_000, 2_000)))
+        events.insert_events(
+            conn,
+            [
+                stored_event_row(
+                    workspace_id=ws,
+                    message_id=f"m {value}",
+                    anonymous_id=device,
+                    event=value,
+                    properties=dumps({"value": value}),
+                )
+                for value, device in zip(AWKWARD, devices, strict=True)
+            ],
+        )
+        assert set(visitors.known(conn, ws, [*devices, "device %"])) == set(devices)
+        found = events.stored_message_ids(conn, ws, [f"m {value}" for value in AWKWARD])
+        assert found == {f"m {value}" for value in AWKWARD}
+    assert _visitors_of(db, ws) == set(devices)
+    with db.reader.connect() as conn:
+        rows = conn.execute(
+            select(
+                events_table.c.message_id, events_table.c.event, events_table.c.properties
+            ).where(events_table.c.workspace_id == ws)
+        ).all()
+    assert sorted(rows) == sorted(
+        (f"m {value}", value, dumps({"value": value})) for value in AWKWARD
+    )
+
+
+def test_a_nul_in_a_value_is_refused_and_nothing_of_the_transaction_is_kept(
+    pg_db: Database,
+) -> None:
+    """PostgreSQL's text holds no NUL (SQLite's does)."""
+    db = pg_db
+    ws = "ws-bundling-nul"
+    with pytest.raises(DataError), db.writer.begin() as conn:
+        events.insert_events(conn, [stored_event_row(workspace_id=ws, message_id="m-1")])
+        visitors.known(conn, ws, ["device\x00-1"])
+    assert _events_of(db, ws) == 0
 
 
 @pytest.mark.parametrize("first", ["waiting write", "statement", "sqlalchemy statement"])

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from ingesting import secret_key_caller
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from seam.clock import now_us
 from seam.errors import Unavailable
@@ -171,3 +171,33 @@ def test_stopping_commits_and_answers_every_queued_request_first(db: Database) -
     assert answers == [[None]] * 80
     assert refused.status == 503
     assert _events_stored(db, caller.workspace.id) == 80
+
+
+def test_a_writer_keeps_its_connections_and_closes_them_when_it_stops(pg_db: Database) -> None:
+    """Each write transaction of a writer runs on the connection of the one before it (none
+    is taken from the pool and given back for each), and stopping closes them."""
+    db = pg_db
+    caller = secret_key_caller(db, "held")
+    writer = Writer(db, transactions=2)
+    pool = db.writer.pool
+
+    def backend(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    async def run() -> tuple[set[int], int]:
+        writer.start()
+        try:
+            backends: set[int] = set()
+            for round_ in range(10):
+                jobs = [Job(caller, [track(round_ * 20 + i, f"dev-{i}")]) for i in range(20)]
+                await asyncio.gather(*(writer.submit(job) for job in jobs))
+                backends |= set(await asyncio.gather(*(writer.run(backend) for _ in range(4))))
+            return backends, pool.checkedout()  # type: ignore[attr-defined]
+        finally:
+            await writer.stop()
+
+    backends, held = asyncio.run(run())
+    assert 1 <= len(backends) <= 2
+    assert held == len(backends)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert _events_stored(db, caller.workspace.id) == 200

@@ -88,6 +88,10 @@ class Writer:
             SHARED_REQUESTS if self.transactions > 1 else MAX_MESSAGES_PER_TRANSACTION
         )
         self._executor = ThreadPoolExecutor(self.transactions, thread_name_prefix="seam-writer")
+        # Each writer thread keeps its connection (see `_connection`).
+        self._held = threading.local()
+        self._connections: list[Connection] = []
+        self._connections_lock = threading.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -112,6 +116,10 @@ class Writer:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=True)
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
 
     async def submit(self, job: Job) -> list[IdentifyOutcome | None]:
         assert self._loop is not None, "the writer is not started"
@@ -129,7 +137,18 @@ class Writer:
         return await loop.run_in_executor(self._executor, self._transaction, work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        return transactions.run(self.db.writer, work)
+        return transactions.run_on(self._connection(), work)
+
+    def _connection(self) -> Connection:
+        """This writer thread's connection, kept from one transaction to the next. Taking one
+        from the pool and handing it back cost ~25 µs of a group commit's ~800 µs of CPU
+        (resetting it, the pool's events and locks)."""
+        conn: Connection | None = getattr(self._held, "conn", None)
+        if conn is None:
+            conn = self._held.conn = self.db.writer.connect()
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

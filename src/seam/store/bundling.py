@@ -28,6 +28,7 @@ and the database's report of them is redacted (`store.redaction`).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +149,41 @@ def _bundle(raw: Any, owed: Owed, last: str | None) -> str:
 
 
 def _bound(raw: Any, sql: str, params: Any) -> str:
-    return psycopg.ClientCursor(raw).mogrify(sql, params)
+    """`sql` with its parameters in it as literals."""
+    quoted = _with_strings(raw, sql, params)
+    return quoted if quoted is not None else psycopg.ClientCursor(raw).mogrify(sql, params)
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _with_strings(raw: Any, sql: str, params: Any) -> str | None:
+    """`sql` with `params` in it, if they are all strings: None for any other parameters,
+    which psycopg binds. Seam's bundled statements carry strings (event rows as one JSON
+    document, ids as an array's text), and psycopg's mogrify spent ~35 µs on a group commit's
+    18 KB of rows, of the ~800 µs of CPU a commit of 32 events takes (parsing the statement,
+    adapting each value through its dumpers), where a string literal is the string with its
+    quotes doubled (with `standard_conforming_strings`, the default since PostgreSQL 9.1,
+    a backslash is an ordinary character). A NUL cannot be sent in a query's text: psycopg
+    refuses it with its own error."""
+    if "%%" in sql or raw.pgconn.parameter_status(b"standard_conforming_strings") != b"on":
+        return None
+    values = list(params.values()) if isinstance(params, dict) else params
+    if not isinstance(values, tuple | list) or not all(
+        isinstance(value, str) and "\x00" not in value for value in values
+    ):
+        return None
+    if isinstance(params, dict):
+        return _NAMED.sub(lambda match: _literal(params[match.group(1)]), sql)
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        return None
+    quoted = (piece + _literal(value) for piece, value in zip(pieces[:-1], params, strict=True))
+    return "".join(quoted) + pieces[-1]
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _templates(owed: Owed) -> str:

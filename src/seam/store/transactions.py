@@ -29,9 +29,16 @@ class ConcurrentChange(Exception):
 def run(engine: Engine, work: Callable[[Connection], T], attempts: int = ATTEMPTS) -> T:
     """`work` in one transaction, committed; run again on a fresh transaction if it failed
     for a reason another try can get past."""
+    with engine.connect() as conn:
+        return run_on(conn, work, attempts)
+
+
+def run_on(conn: Connection, work: Callable[[Connection], T], attempts: int = ATTEMPTS) -> T:
+    """`run`, on a connection the caller keeps. A connection the database dropped is
+    invalidated by the failing statement, and the next try begins on a new one."""
     for attempt in range(attempts):
         try:
-            with engine.begin() as conn:
+            with conn.begin():
                 return work(conn)
         except (DBAPIError, ConcurrentChange) as exc:
             if not retryable(exc) or attempt == attempts - 1:

@@ -41,6 +41,7 @@ def test_a_new_database_gets_every_version_once(empty_db: Database) -> None:
     assert migrate(empty_db) == []
     with empty_db.reader.connect() as conn:
         assert "IS NOT NULL" in _index_sql(conn)
+        assert "session_id IS NOT NULL" in _index_sql(conn, "ix_events_session")
         _assert_device_indexes_are_disjoint(conn)
 
 
@@ -87,6 +88,12 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
                 " ON events (workspace_id, anonymous_id, timestamp, id)"
             )
         )
+        conn.execute(text("DROP INDEX ix_events_session"))
+        conn.execute(
+            text(
+                "CREATE INDEX ix_events_session ON events (workspace_id, session_id, timestamp, id)"
+            )
+        )
         conn.execute(text("DROP INDEX uq_api_keys_form"))
         conn.execute(text("ALTER TABLE api_keys DROP COLUMN form_id"))
         conn.execute(text("DROP TABLE sign_in_failures"))
@@ -111,11 +118,12 @@ def test_a_version_1_database_keeps_its_events_and_keys_and_gets_the_later_versi
             {"ws": ws.id},
         )
 
-    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert migrate(empty_db) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 
     with empty_db.reader.connect() as conn:
         _assert_device_indexes_are_disjoint(conn)
         assert "IS NOT NULL" in _index_sql(conn)
+        assert "session_id IS NOT NULL" in _index_sql(conn, "ix_events_session")
         rows = conn.execute(text("SELECT message_id, contact_id FROM events ORDER BY 1")).all()
     assert [tuple(r) for r in rows] == [("m1", None), ("m2", "c1")]
     with empty_db.writer.begin() as conn:

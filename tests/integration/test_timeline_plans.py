@@ -29,8 +29,13 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def page_view(i: int, **ids: str) -> dict[str, object]:
-    return {"type": "page", "messageId": f"m-{i}", "timestamp": to_iso(BASE + i * 1_000_000), **ids}
+def page_view(i: int, **fields: object) -> dict[str, object]:
+    return {
+        "type": "page",
+        "messageId": f"m-{i}",
+        "timestamp": to_iso(BASE + i * 1_000_000),
+        **fields,
+    }
 
 
 def plans_of_pages(db: Database, ws: str, query: EventQuery) -> list[str]:
@@ -81,3 +86,24 @@ def test_pages_after_a_cursor_read_their_own_index_ranges(sqlite_db: Database, d
         for plan in plans:
             assert "ix_events_ts" not in plan, (query, plan)
             assert "SCAN events" not in plan, (query, plan)
+
+
+def test_a_sessions_events_are_read_from_the_session_index(sqlite_db: Database) -> None:
+    """The session index holds only events with a session: lookups by session still use it."""
+    caller = secret_key_caller(sqlite_db, "plans")
+    ws = caller.workspace.id
+    ingest(
+        sqlite_db,
+        caller,
+        [page_view(i, anonymousId="dev-s", context={"session_id": f"s-{i % 2}"}) for i in range(6)]
+        + [page_view(10 + i, anonymousId="dev-none") for i in range(6)],
+        now=NOW,
+    )
+    plans = plans_of_pages(sqlite_db, ws, EventQuery(session_id="s-1", limit=2))
+    assert plans
+    for plan in plans:
+        assert "ix_events_session" in plan, plan
+    with sqlite_db.reader.connect() as conn:
+        assert timelines.visitor_of_session(conn, ws, "s-1") == "dev-s"
+        found = timelines.find(conn, ws, EventQuery(session_id="s-1", limit=10))
+    assert sorted(e.message_id for e in found) == ["m-1", "m-3", "m-5"]

@@ -177,6 +177,12 @@ def _process_key_rates(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE processes ADD COLUMN key_rates TEXT NOT NULL DEFAULT '{}'"))
 
 
+def _partial_session_index(conn: Connection) -> None:
+    """Events without a session leave the session index (see `tables.events`). Version 1
+    already creates it this way on a new database; rebuilding that empty index is free."""
+    _rebuild_index(conn, _index(events, "ix_events_session"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
     Migration(
@@ -203,6 +209,9 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         10, "what each process lets through per key, to share rate limits", _process_key_rates
+    ),
+    Migration(
+        11, "session index without events that have no session", _partial_session_index, online=True
     ),
 ]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import Connection
 
 from seam.ingest.message import Message
 from seam.store import audit, contacts, events, visitors
 from seam.store.audit import AuditEntry
+from seam.store.events import EventRow
 from seam.store.jsonb import dumps
 from seam.store.transactions import ConcurrentChange
 
@@ -28,7 +28,7 @@ class PendingWrites:
     def __init__(self, conn: Connection, now: int) -> None:
         self.conn = conn
         self.now = now
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[EventRow] = []
         self._seen: dict[Key, tuple[int, int]] = {}
         self._page_closings: list[tuple[str, Message]] = []
         self._touched: dict[str, set[str]] = defaultdict(set)
@@ -41,27 +41,27 @@ class PendingWrites:
 
     def event(self, ws: str, m: Message, contact_id: str | None, via: str | None) -> None:
         self._rows.append(
-            {
-                "workspace_id": ws,
-                "message_id": m.message_id,
-                "type": m.type,
-                "event": m.event,
-                "name": m.name,
-                "anonymous_id": m.anonymous_id,
-                "user_id": m.user_id,
-                "contact_id": contact_id,
-                "session_id": m.session_id,
-                "timestamp": m.timestamp,
-                "received_at": m.received_at,
-                "properties": dumps(m.properties),
-                "traits": dumps(m.traits),
-                "context": dumps(m.context),
-                "via": via if contact_id else None,
-                "attributed_at": self.now if contact_id else None,
-                "duration_ms": m.duration_ms,
-                "scroll_depth": m.scroll_depth,
-                "flags": ",".join(m.flags) or None,
-            }
+            EventRow(
+                workspace_id=ws,
+                message_id=m.message_id,
+                type=m.type,
+                event=m.event,
+                name=m.name,
+                anonymous_id=m.anonymous_id,
+                user_id=m.user_id,
+                contact_id=contact_id,
+                session_id=m.session_id,
+                timestamp=m.timestamp,
+                received_at=m.received_at,
+                properties=dumps(m.properties),
+                traits=dumps(m.traits),
+                context=dumps(m.context),
+                via=via if contact_id else None,
+                attributed_at=self.now if contact_id else None,
+                duration_ms=m.duration_ms,
+                scroll_depth=m.scroll_depth,
+                flags=",".join(m.flags) or None,
+            )
         )
         if contact_id:
             self.touch(ws, contact_id)

@@ -28,6 +28,9 @@ from seam.store.bundling import translated_errors
 
 T = TypeVar("T")
 JSON_ROWS = "rows"  # the one parameter of a PostgreSQL `insert_rows` statement
+# A row of a `run_many`: a mapping of the statement's parameters, or a Struct with them as
+# fields (encoded without its defaults in the JSON of an `insert_rows` statement).
+Row = Mapping[str, Any] | msgspec.Struct
 
 
 def insert(conn: Connection, table: Table) -> Any:
@@ -94,7 +97,9 @@ class _Compiled:
             in_order = get if len(order) > 1 else lambda values: (get(values),)
         object.__setattr__(self, "_in_order", in_order)
 
-    def params(self, given: Mapping[str, Any]) -> Any:
+    def params(self, given: Row) -> Any:
+        if isinstance(given, msgspec.Struct):
+            given = msgspec.structs.asdict(given)
         values = {**self.defaults, **given} if self.defaults else given
         if self._in_order is None:
             return values if self.positional is None else ()
@@ -150,7 +155,7 @@ class Statement:
         """Execute, for its effect."""
         self._execute(conn, params, _ignore)
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    def run_many(self, conn: Connection, rows: Sequence[Row]) -> int:
         """Execute for every row; a statement built by `insert_rows` runs once on PostgreSQL,
         with the rows as one JSON array. Returns how many rows the executions changed."""
         if not rows:
@@ -161,7 +166,7 @@ class Statement:
         params = [compiled.params(r) for r in rows]
         return _execute(conn, compiled.sql, params, read=_changed, many=True)
 
-    def write_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def write_many(self, conn: Connection, rows: Sequence[Row]) -> None:
         """`run_many`, for a write whose result nobody reads: on PostgreSQL a statement built
         by `insert_rows` may wait and go with the transaction's next statement or its COMMIT
         (`seam.store.bundling`), one round trip fewer."""
@@ -196,7 +201,7 @@ def compile_statements(conn: Connection) -> None:
 _json = msgspec.json.Encoder()
 
 
-def _json_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def _json_rows(rows: Sequence[Row]) -> dict[str, str]:
     """The one parameter of an `insert_rows` statement on PostgreSQL: the rows as a JSON array."""
     return {JSON_ROWS: _json.encode(rows).decode()}
 

@@ -3,9 +3,10 @@ closings, the enrichment pass, admin moves and merges). Reading is `store/timeli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import ClauseElement, Column, Connection, Integer, and_, bindparam, func, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +21,33 @@ NAMED_VIAS = ("user_id", "cookie")
 EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 
 
+class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A row to store in `events`, its fields in the order of EVENT_COLUMNS. PostgreSQL gets
+    the rows as a JSON array, where an empty column is left out rather than sent as null: an
+    anonymous track has 9 empty columns of 19, and sending them cost PostgreSQL ~2 us of its
+    ~24 us storing the event, and the writer time encoding them."""
+
+    workspace_id: str
+    message_id: str
+    type: str
+    event: str | None = None
+    name: str | None = None
+    anonymous_id: str | None = None
+    user_id: str | None = None
+    contact_id: str | None = None
+    session_id: str | None = None
+    timestamp: int
+    received_at: int
+    properties: str
+    traits: str
+    context: str
+    via: str | None = None
+    attributed_at: int | None = None
+    duration_ms: int | None = None
+    scroll_depth: int | None = None
+    flags: str | None = None
+
+
 # No conflict target: naming (workspace_id, message_id) spared PostgreSQL a check of the
 # primary key's index before each row, but under single-event load ran at 0.98 of this.
 _insert_events = Statement(
@@ -27,9 +55,9 @@ _insert_events = Statement(
 )
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_events(conn: Connection, rows: Sequence[EventRow | Mapping[str, Any]]) -> None:
     """Store events; a message id seen before in the workspace is ignored (retries are safe).
-    Each row has every column of EVENT_COLUMNS."""
+    A mapping has every column of EVENT_COLUMNS."""
     _insert_events.write_many(conn, rows)
 
 

@@ -24,8 +24,8 @@ EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
 class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A row to store in `events`, its fields in the order of EVENT_COLUMNS. PostgreSQL gets
     the rows as a JSON array, where an empty column is left out rather than sent as null: an
-    anonymous track has 9 empty columns of 19, and sending them cost PostgreSQL ~2 us of its
-    ~24 us storing the event, and the writer time encoding them."""
+    anonymous track has 9 empty columns of 19, and sending them cost PostgreSQL ~2 µs of its
+    ~24 µs storing the event, and the writer time encoding them."""
 
     workspace_id: str
     message_id: str

@@ -10,7 +10,7 @@ from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message, validate
 from seam.store import workspaces
 from seam.store.engine import Database
-from seam.store.events import EVENT_COLUMNS
+from seam.store.events import EventRow
 
 
 def secret_key_caller(db: Database, name: str) -> Caller:
@@ -36,18 +36,17 @@ def ingest(
     return outcomes
 
 
-def stored_event_row(**columns: object) -> dict[str, object]:
+def stored_event_row(**columns: Any) -> EventRow:
     """A row for `events.insert_events`, bypassing the write path: a track event of November
-    2023 with empty documents, every other column empty unless `columns` says otherwise."""
-    row: dict[str, object] = {name: None for name in EVENT_COLUMNS}
-    row.update(
-        type="track",
-        event="Signed Up",
-        timestamp=1_700_000_000_000_000,
-        received_at=1_700_000_000_000_000,
-        properties="{}",
-        traits="{}",
-        context="{}",
-    )
-    row.update(columns)
-    return row
+    2023 with empty documents, every other column empty unless `columns` says otherwise
+    (`workspace_id` and `message_id` must be given)."""
+    defaults: dict[str, Any] = {
+        "type": "track",
+        "event": "Signed Up",
+        "timestamp": 1_700_000_000_000_000,
+        "received_at": 1_700_000_000_000_000,
+        "properties": "{}",
+        "traits": "{}",
+        "context": "{}",
+    }
+    return EventRow(**{**defaults, **columns})

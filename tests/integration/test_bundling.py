@@ -3,6 +3,7 @@ PostgreSQL): still one transaction, all or nothing, in the order written, on bot
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from ingesting import stored_event_row
 from sqlalchemy import Connection, func, insert, select
@@ -134,7 +135,7 @@ def test_an_abandoned_transaction_keeps_nothing(db: Database, first: str) -> Non
             contacts.create_contact(conn, ws, "user-1", now=1)
         else:
             row = stored_event_row(workspace_id=ws, message_id="m-0")
-            conn.execute(insert(events_table).values(row))
+            conn.execute(insert(events_table).values(msgspec.structs.asdict(row)))
 
     with pytest.raises(Abandoned), db.writer.begin() as conn:
         write_first(conn)

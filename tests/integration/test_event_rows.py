@@ -4,6 +4,7 @@ empty ones left out of what PostgreSQL is sent, stored as given on both backends
 from __future__ import annotations
 
 import msgspec
+from ingesting import stored_event_row
 from sqlalchemy import select
 
 from seam.store import events
@@ -24,16 +25,7 @@ def _stored(db: Database, ws: str) -> dict[str, dict[str, object]]:
 
 def test_rows_with_empty_and_full_columns_are_stored_as_given(db: Database) -> None:
     ws = "ws-event-rows"
-    sparse = events.EventRow(
-        workspace_id=ws,
-        message_id="sparse",
-        type="track",
-        timestamp=1,
-        received_at=2,
-        properties="{}",
-        traits="{}",
-        context="{}",
-    )
+    sparse = stored_event_row(workspace_id=ws, message_id="sparse")
     full = events.EventRow(
         workspace_id=ws,
         message_id="full",

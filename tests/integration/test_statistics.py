@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from seam.store import events, statistics, visitors
 from seam.store.engine import Database, open_database
+from seam.store.events import EventRow
 from seam.store.migrations import migrate
 
 
@@ -26,9 +27,9 @@ def fresh_pg(fresh_pg_url: str) -> Iterator[Database]:
         database.dispose()
 
 
-def _event(i: int) -> dict[str, object]:
+def _event(i: int, workspace_id: str = "ws-stats") -> EventRow:
     return stored_event_row(
-        workspace_id="ws-stats",
+        workspace_id=workspace_id,
         message_id=f"m-{i}",
         anonymous_id=f"a-{i % 300}",
         timestamp=1_700_000_000_000_000 + i,
@@ -142,11 +143,11 @@ def test_batch_lookups_in_a_workspace_newer_than_the_statistics_read_only_their_
     through another index led by workspace_id."""
     with fresh_pg.writer.begin() as conn:
         visitors.record_seen(conn, "old", {f"old-a-{i}": (1, 2) for i in range(3000)})
-        events.insert_events(conn, [{**_event(i), "workspace_id": "old"} for i in range(3000)])
+        events.insert_events(conn, [_event(i, workspace_id="old") for i in range(3000)])
         conn.execute(text("ANALYZE visitors"))
         conn.execute(text("ANALYZE events"))
         visitors.record_seen(conn, "new", {f"new-a-{i}": (1, 2) for i in range(3000)})
-        events.insert_events(conn, [{**_event(i), "workspace_id": "new"} for i in range(3000)])
+        events.insert_events(conn, [_event(i, workspace_id="new") for i in range(3000)])
     devices = [f"new-a-{i}" for i in range(0, 3000, 150)] + ["new-a-missing"]
     message_ids = [f"m-{i}" for i in range(0, 3000, 150)] + ["m-missing"]
 

@@ -3,7 +3,7 @@ closings, the enrichment pass, admin moves and merges). Reading is `store/timeli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -55,9 +55,8 @@ _insert_events = Statement(
 )
 
 
-def insert_events(conn: Connection, rows: Sequence[EventRow | Mapping[str, Any]]) -> None:
-    """Store events; a message id seen before in the workspace is ignored (retries are safe).
-    A mapping has every column of EVENT_COLUMNS."""
+def insert_events(conn: Connection, rows: Sequence[EventRow]) -> None:
+    """Store events; a message id seen before in the workspace is ignored (retries are safe)."""
     _insert_events.write_many(conn, rows)
 
 

@@ -225,6 +225,29 @@ def test_message_id_dedupe_across_batch_and_single_endpoints(workspace: Workspac
     assert sorted(e["message_id"] for e in events) == sorted([mid1, mid2])
 
 
+def test_a_large_batch_sent_again_with_new_messages_stores_each_message_once(
+    workspace: Workspace,
+):
+    """A batch retried with more messages added (an SDK's queue after a timeout): the messages
+    stored before stay as they were, the new ones are stored. Large enough that PostgreSQL is
+    sent the rows with COPY, which refuses the repeated ids (see `store.copying`)."""
+    vid = uid("vid_")
+    first = [
+        {"type": "track", "anonymousId": vid, "messageId": uid("msg_"), "event": "First"}
+        for _ in range(150)
+    ]
+    assert workspace.batch(first)["accepted"] == 150
+    retried = [{**m, "event": "Again"} for m in first[:20]]
+    new = [
+        {"type": "track", "anonymousId": vid, "messageId": uid("msg_"), "event": "New"}
+        for _ in range(150)
+    ]
+    assert workspace.batch(retried + new)["accepted"] == 170
+    stored = workspace.events(anonymous_id=vid)
+    assert len({e["message_id"] for e in stored}) == len(stored) == 300
+    assert sorted(e["event"] for e in stored) == ["First"] * 150 + ["New"] * 150
+
+
 def test_message_ids_are_scoped_to_workspace(workspace: Workspace, make_workspace):
     other = make_workspace()
     mid = uid("msg_")

@@ -176,7 +176,7 @@ class Statement:
         if compiled.names != (JSON_ROWS,):
             self.run_many(conn, rows)
             return
-        _driver(conn)  # in a transaction, whose commit sends the write
+        driver_in_transaction(conn)  # in a transaction, whose commit sends the write
         json_rows = _json_rows(rows)
         if not bundling.defer(conn, compiled.sql, json_rows):
             _execute(conn, compiled.sql, json_rows, read=_changed)
@@ -211,7 +211,7 @@ def _execute(
 ) -> T:
     """Run on the DBAPI connection under `conn`, inside the transaction `conn` began (or begins
     now, as SQLAlchemy would on its first statement), and `read` the cursor."""
-    raw = _driver(conn)
+    raw = driver_in_transaction(conn)
     with translated_errors(conn, raw, sql):
         if many:
             bundling.settle(conn, raw, sql)
@@ -236,7 +236,9 @@ def _changed(cursor: Any) -> int:
     return int(cursor.rowcount)
 
 
-def _driver(conn: Connection) -> Any:
+def driver_in_transaction(conn: Connection) -> Any:
+    """The DBAPI connection under `conn`, in the transaction `conn` began (or begins now, as
+    SQLAlchemy would on its first statement)."""
     if not conn.in_transaction():
         conn.begin()
     return conn.connection.driver_connection

@@ -10,6 +10,7 @@ import msgspec
 from sqlalchemy import ClauseElement, Column, Connection, Integer, and_, bindparam, func, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from seam.store import copying
 from seam.store.dialect import Statement, greatest, insert_rows, select_in
 from seam.store.tables import events
 from seam.store.visitors import Binding
@@ -57,7 +58,9 @@ _insert_events = Statement(
 
 def insert_events(conn: Connection, rows: Sequence[EventRow]) -> None:
     """Store events; a message id seen before in the workspace is ignored (retries are safe)."""
-    _insert_events.write_many(conn, rows)
+    copying.insert_or_fall_back(
+        conn, events.name, EVENT_COLUMNS, rows, lambda: _insert_events.write_many(conn, rows)
+    )
 
 
 def stored_message_ids(conn: Connection, ws: str, message_ids: Sequence[str]) -> set[str]:

@@ -14,7 +14,10 @@ bound there); `seam serve --workers 2` on both cores, sharing them with PostgreS
 COPY cannot skip a row whose key exists: a retried message makes it fail with a unique
 violation. It runs in a savepoint, so that a failure (that one, or any other) undoes the COPY
 alone, and the rows then go through `fallback`, the statement that skips known keys and
-reports bad values as it always has.
+reports bad values as it always has. Each savepoint is a subtransaction, and past 64 in one
+transaction PostgreSQL makes other sessions' snapshots dearer until it ends. A transaction
+COPYs once per 128 rows at most (rows are flushed before a binding, and at the end): 64 would
+take one 500 KB body of over 8,000 tiny messages with a binding after every 128th.
 """
 
 from __future__ import annotations

@@ -119,6 +119,45 @@ def test_racing_identifies_of_one_external_id_create_one_contact(
     assert len(contact["data"]["anonymous_ids"]) == 60
 
 
+def test_overlapping_batches_racing_across_processes_store_each_message_once(
+    cluster: Cluster,
+) -> None:
+    """An SDK's retries of large batches, to two processes at once: every message id is in up
+    to four batches, half of them in the opposite order, so concurrent transactions insert the
+    same ids crosswise. On PostgreSQL each batch is stored with COPY, which a stored or
+    concurrently inserted id makes fail (then its transaction inserts the batch skipping
+    those ids), and crosswise inserts may deadlock (then one transaction runs again)."""
+    urls, secret = cluster
+    bodies = []
+    for k in range(12):
+        ids = [f"overlap-{i}" for i in range(50 * k, 50 * k + 200)]
+        ordered = ids[::-1] if k % 2 else ids
+        messages = [
+            {"type": "track", "anonymousId": "overlap-device", "messageId": m, "event": "Overlap"}
+            for m in ordered
+        ]
+        bodies.append({"batch": messages})
+
+    def send(i_body: tuple[int, dict[str, object]]) -> dict:
+        i, body = i_body
+        r = httpx.post(f"{urls[i % 2]}/v1/batch", json=body, auth=(secret, ""), timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(send, enumerate(bodies)))
+    assert [a["accepted"] for a in answers] == [200] * 12
+    stored: list[str] = []
+    params: dict[str, str | int] = {"anonymous_id": "overlap-device", "limit": 1000}
+    while True:
+        page = httpx.get(f"{urls[0]}/v1/events", params=params, auth=(secret, "")).json()
+        stored.extend(event["message_id"] for event in page["data"])
+        if not page.get("next_cursor"):
+            break
+        params["cursor"] = page["next_cursor"]
+    assert sorted(stored) == sorted(f"overlap-{i}" for i in range(50 * 11 + 200))
+
+
 @pytest.mark.postgres
 def test_writes_and_reads_go_on_after_postgresql_drops_every_connection(
     pg_cluster: Cluster, pg_url: str

@@ -70,12 +70,14 @@ def pg_store(pg_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     db.dispose()
 
 
-def post_all(urls: list[str], secret: str, bodies: list[dict[str, object]]) -> list[dict]:
+def post_all(
+    urls: list[str], secret: str, bodies: list[dict[str, object]], path: str = "/v1/identify"
+) -> list[dict]:
+    """Post every body at once, to the servers in turn; each must be answered 200."""
+
     def send(i_body: tuple[int, dict[str, object]]) -> dict:
         i, body = i_body
-        r = httpx.post(
-            f"{urls[i % len(urls)]}/v1/identify", json=body, auth=(secret, ""), timeout=60
-        )
+        r = httpx.post(f"{urls[i % len(urls)]}{path}", json=body, auth=(secret, ""), timeout=60)
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -137,15 +139,7 @@ def test_overlapping_batches_racing_across_processes_store_each_message_once(
             for m in ordered
         ]
         bodies.append({"batch": messages})
-
-    def send(i_body: tuple[int, dict[str, object]]) -> dict:
-        i, body = i_body
-        r = httpx.post(f"{urls[i % 2]}/v1/batch", json=body, auth=(secret, ""), timeout=60)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    with ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(send, enumerate(bodies)))
+    answers = post_all(urls, secret, bodies, path="/v1/batch")
     assert [a["accepted"] for a in answers] == [200] * 12
     stored: list[str] = []
     params: dict[str, str | int] = {"anonymous_id": "overlap-device", "limit": 1000}

@@ -28,9 +28,7 @@ import msgspec
 import psycopg
 from sqlalchemy import Connection
 
-from seam.store import bundling
-from seam.store.bundling import translated_errors
-from seam.store.dialect import driver_in_transaction
+from seam.store.dialect import driver_in_transaction, run_sql
 
 # Bundles smaller than this go through the JSON statement. Stored alone, bundles of 128 rows
 # already cost PostgreSQL 2-10 µs less an event with COPY, and less time; bundles of 32 saved
@@ -51,18 +49,16 @@ def insert_or_fall_back(
     if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         fallback()
         return
+    # The writes waiting in the transaction go first (their order holds), with the savepoint.
+    run_sql(conn, f"SAVEPOINT {_SAVEPOINT}")
     raw = driver_in_transaction(conn)
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with translated_errors(conn, raw, f"SAVEPOINT before {sql}"):
-        # The writes waiting in the transaction go first (their order holds), with the savepoint.
-        cursor = bundling.send(conn, raw, f"SAVEPOINT {_SAVEPOINT}", None)
-        if cursor is None:
-            raw.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
-        with raw.cursor().copy(sql) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(msgspec.structs.astuple(row))
     except psycopg.Error:
-        with translated_errors(conn, raw, f"ROLLBACK TO SAVEPOINT after {sql}"):
-            raw.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        run_sql(conn, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         fallback()

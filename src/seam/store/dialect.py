@@ -224,6 +224,12 @@ def _execute(
         return read(cursor)
 
 
+def run_sql(conn: Connection, sql: str) -> None:
+    """Run a statement without parameters on the DBAPI connection (with what the transaction
+    owes, `seam.store.bundling`), for its effect."""
+    _execute(conn, sql, None, read=_ignore)
+
+
 def _ignore(cursor: Any) -> None:
     return None
 

@@ -61,6 +61,31 @@ def trivial_endpoint(profile: Profile, workdir: Path, module: str) -> WrkResult:
         return load("trivial", profile.wrk_seconds)
 
 
+def sqlite_again(profile: Profile, workdir: Path, synchronous: str) -> Callable[[int], float]:
+    """The SQLite raw insert once more, on a new file each time: run number -> rows/s."""
+
+    def insert(i: int) -> float:
+        path = workdir / f"raw-again-{synchronous.lower()}-{i}.db"
+        try:
+            return sqlite_rows_per_second(path, profile.raw_rows, synchronous=synchronous)
+        finally:
+            for leftover in workdir.glob(f"{path.name}*"):
+                leftover.unlink()
+
+    return insert
+
+
+def postgres_copy_again(profile: Profile, pg_server: str) -> Callable[[int], float]:
+    """The PostgreSQL COPY insert once more, in a new database each time: run number ->
+    rows/s."""
+
+    def insert(_i: int) -> float:
+        with scratch_pg_database(pg_server, "raw") as url:
+            return postgres_rows_per_second(url, profile.raw_rows, ("copy",))["copy"]
+
+    return insert
+
+
 def measure(
     backend: str, profile: Profile, workdir: Path, pg_server: str, out: BackendResult
 ) -> None:

@@ -55,13 +55,15 @@ def sqlite_rows_per_second(path: Path, n: int, *, synchronous: str = "NORMAL") -
     return n / elapsed
 
 
-def postgres_rows_per_second(conninfo: str, n: int) -> dict[str, float]:
-    """{"copy": rows/s, "executemany": rows/s}, each on a freshly created table."""
+def postgres_rows_per_second(
+    conninfo: str, n: int, methods: tuple[str, ...] = ("copy", "executemany")
+) -> dict[str, float]:
+    """{method: rows/s} for "copy" and "executemany", each on a freshly created table."""
     url = "postgresql+psycopg://" + conninfo.split("://", 1)[1]
     columns = ", ".join(COLUMNS)
     insert = f"INSERT INTO events ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
     results: dict[str, float] = {}
-    for method in ("copy", "executemany"):
+    for method in methods:
         _create_table(url)
         batches = chunks(make_rows(n, f"raw-{method}"), TX_ROWS)
         with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:

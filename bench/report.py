@@ -146,7 +146,10 @@ def write_markdown(
         "ingest is also measured alternating with the Starlette endpoint (both servers up on the "
         "server core, the one not loaded idle): Starlette, Seam, Starlette, …, Starlette, in runs "
         "of a few seconds; Seam's mean rate is judged against the mean, over its runs, of the two "
-        "endpoint runs around each (every rate and pair ratio is in the details).",
+        "endpoint runs around each (every rate and pair ratio is in the details). Batch ingest "
+        "is measured the same way against the raw insert it is judged against (COPY on "
+        "PostgreSQL; on SQLite executemany with Seam's synchronous setting), each raw run on a "
+        "fresh table of the ceiling's size, while Seam's table keeps growing.",
         "",
         *_machine_speed(results),
         "Noise: the machine is a 2-core VM; anything else running on it (builds, test suites) "

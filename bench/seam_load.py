@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,6 +24,7 @@ from bench.wrk_driver import WrkResult, run_wrk
 SINGLE = "single-event ingest{label} (req/s)"
 SINGLE_ALTERNATING = "single-event ingest{label}, alternating (req/s)"
 BATCH = "batch ingest{label} (events/s)"
+BATCH_ALTERNATING = "batch ingest{label}, alternating (events/s)"
 BATCH_SIZE = 100
 SAMPLE_SIZE = 50
 
@@ -126,38 +128,112 @@ def _note_load_problems(out: BackendResult, result: WrkResult, what: str) -> Non
 
 
 def _alternate(
+    seam_run: Callable[[int], float], reference_run: Callable[[int], float], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Reference, Seam, reference, …, reference: every run of Seam sits between two runs of
+    what it is judged against, so each is judged against the minutes it ran in. Returns
+    Seam's rates and the reference's."""
+    references = [reference_run(0)]
+    seams: list[float] = []
+    for i in range(rounds):
+        seams.append(seam_run(i))
+        references.append(reference_run(i + 1))
+    return seams, references
+
+
+def _around(references: list[float]) -> list[float]:
+    """The mean of the two reference runs around each run of Seam."""
+    return [(a + b) / 2 for a, b in itertools.pairwise(references)]
+
+
+def _describe_alternation(
+    what: str, reference: str, unit: str, seams: list[float], references: list[float]
+) -> str:
+    ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, _around(references), strict=True))
+    return (
+        f"{what}: {reference} {', '.join(f'{r:,.0f}' for r in references)} {unit}; Seam "
+        f"{', '.join(f'{r:,.0f}' for r in seams)} {unit}; each Seam run against the mean of "
+        f"the two around it: {ratios}"
+    )
+
+
+def _alternate_single(
     seam: SeamInstance,
     profile: Profile,
     run_id: str,
     out: BackendResult,
     label: str,
     starlette: Load,
-) -> tuple[float, float]:
-    """Starlette, Seam, Starlette, …, Starlette: every single-event run of Seam sits between
-    two runs of the trivial endpoint, so each is judged against the minutes it ran in.
-    Returns (Seam's mean req/s, the mean over Seam's runs of the two endpoint runs around it);
-    both servers stay up on the server core, the one not loaded idle."""
+) -> tuple[float, float, int]:
+    """Single-event ingest alternating with the Starlette endpoint; both servers stay up on
+    the server core, the one not loaded idle. Returns (Seam's mean req/s, the endpoint's,
+    the events Seam acknowledged)."""
     seconds = profile.alternating_seconds
-    around = [starlette(f"{run_id}alt0", seconds).ok_per_second]
-    seams: list[float] = []
-    for i in range(profile.alternating_rounds):
+    acknowledged = 0
+
+    def seam_run(i: int) -> float:
+        nonlocal acknowledged
         result = _wrk(seam, profile, "track", f"{run_id}alt{i}", seconds)
         _note_load_problems(out, result, f"track{label}, alternating")
-        seams.append(result.ok_per_second)
-        around.append(starlette(f"{run_id}alt{i + 1}", seconds).ok_per_second)
-    references = [(a + b) / 2 for a, b in itertools.pairwise(around)]
-    ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, references, strict=True))
+        acknowledged += result.ok
+        return result.ok_per_second
+
+    def reference_run(i: int) -> float:
+        return starlette(f"{run_id}alt{i}", seconds).ok_per_second
+
+    seams, references = _alternate(seam_run, reference_run, profile.alternating_rounds)
     out.notes.append(
-        f"single-event ingest{label} alternating with the Starlette endpoint ({seconds} s runs): "
-        f"Starlette {', '.join(f'{r:,.0f}' for r in around)} req/s; Seam "
-        f"{', '.join(f'{r:,.0f}' for r in seams)} req/s; each Seam run against the mean of the "
-        f"two around it: {ratios}"
+        _describe_alternation(
+            f"single-event ingest{label} alternating with the Starlette endpoint "
+            f"({seconds} s runs)",
+            "Starlette",
+            "req/s",
+            seams,
+            references,
+        )
     )
-    return sum(seams) / len(seams), sum(references) / len(references)
+    return statistics.fmean(seams), statistics.fmean(_around(references)), acknowledged
+
+
+def _alternate_batch(
+    seam: SeamInstance,
+    profile: Profile,
+    run_id: str,
+    out: BackendResult,
+    label: str,
+    raw: RawLoad,
+) -> tuple[float, float, int]:
+    """Batch ingest alternating with the raw insert it is judged against (a fresh table each
+    time). Returns (Seam's mean events/s, the raw insert's mean rows/s, the events Seam
+    acknowledged)."""
+    name, insert = raw
+    seconds = profile.alternating_seconds
+    acknowledged = 0
+
+    def seam_run(i: int) -> float:
+        nonlocal acknowledged
+        result = _wrk(seam, profile, "batch", f"{run_id}balt{i}", seconds)
+        _note_load_problems(out, result, f"batch{label}, alternating")
+        acknowledged += result.ok * BATCH_SIZE
+        return result.ok_per_second * BATCH_SIZE
+
+    seams, references = _alternate(seam_run, insert, profile.alternating_rounds)
+    out.notes.append(
+        _describe_alternation(
+            f"batch ingest{label} alternating with {name} ({seconds} s runs of Seam)",
+            name,
+            "events/s",
+            seams,
+            references,
+        )
+    )
+    return statistics.fmean(seams), statistics.fmean(_around(references)), acknowledged
 
 
 # A figure Seam's throughput is judged against: (name, rate, goal ratio or None).
 Reference = tuple[str, float, float | None]
+# A raw insert to run again between Seam's batch runs: (name, run number -> rows/s).
+RawLoad = tuple[str, Callable[[int], float]]
 
 
 def measure(
@@ -170,12 +246,13 @@ def measure(
     raw: list[Reference],
     label: str = "",
     starlette: Callable[[], AbstractContextManager[Load]] | None = None,
+    raw_alternating: RawLoad | None = None,
 ) -> int:
     """Single and batch ingest figures; returns how many events were acknowledged in total.
 
     `starlette` serves the Starlette trivial endpoint again, to run in alternation with Seam's
     single-event ingest: the VM's speed drifts within minutes, and the ceilings were measured a
-    few minutes earlier.
+    few minutes earlier. `raw_alternating` does the same for batch ingest.
     """
     single, single_events = _measure(seam, profile, "track", run_id, out, label)
     for trivial_name, trivial_rate, goal in trivial:
@@ -192,7 +269,10 @@ def measure(
         )
     if starlette is not None:
         with starlette() as load:
-            seam_rate, starlette_rate = _alternate(seam, profile, run_id, out, label, load)
+            seam_rate, starlette_rate, acknowledged = _alternate_single(
+                seam, profile, run_id, out, label, load
+            )
+        single_events += acknowledged
         out.add(
             Figure(
                 out.backend,
@@ -216,6 +296,23 @@ def measure(
                 raw_rate,
                 raw_name,
                 target_ratio=goal,
+            )
+        )
+    if raw_alternating is not None:
+        seam_rate, raw_rate, acknowledged = _alternate_batch(
+            seam, profile, run_id, out, label, raw_alternating
+        )
+        batch_events += acknowledged
+        out.add(
+            Figure(
+                out.backend,
+                BATCH_ALTERNATING.format(label=label),
+                seam_rate,
+                "events/s",
+                raw_rate,
+                f"{raw_alternating[0]}, alternating {profile.alternating_rounds} x "
+                f"{profile.alternating_seconds} s runs",
+                target_ratio=THROUGHPUT_TARGET_RATIO,
             )
         )
     return single_events + batch_events

@@ -147,11 +147,13 @@ def _around(references: list[float]) -> list[float]:
 
 
 def _describe_alternation(
-    what: str, reference: str, unit: str, seams: list[float], references: list[float]
+    what: str, reference: tuple[str, str], unit: str, seams: list[float], references: list[float]
 ) -> str:
+    """`reference`: (name, unit) of what Seam's runs alternated with."""
     ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, _around(references), strict=True))
+    name, reference_unit = reference
     return (
-        f"{what}: {reference} {', '.join(f'{r:,.0f}' for r in references)} {unit}; Seam "
+        f"{what}: {name} {', '.join(f'{r:,.0f}' for r in references)} {reference_unit}; Seam "
         f"{', '.join(f'{r:,.0f}' for r in seams)} {unit}; each Seam run against the mean of "
         f"the two around it: {ratios}"
     )
@@ -186,7 +188,7 @@ def _alternate_single(
         _describe_alternation(
             f"single-event ingest{label} alternating with the Starlette endpoint "
             f"({seconds} s runs)",
-            "Starlette",
+            ("Starlette", "req/s"),
             "req/s",
             seams,
             references,
@@ -221,7 +223,7 @@ def _alternate_batch(
     out.notes.append(
         _describe_alternation(
             f"batch ingest{label} alternating with {name} ({seconds} s runs of Seam)",
-            name,
+            (name, "rows/s"),
             "events/s",
             seams,
             references,

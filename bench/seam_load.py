@@ -128,108 +128,54 @@ def _note_load_problems(out: BackendResult, result: WrkResult, what: str) -> Non
 
 
 def _alternate(
-    seam_run: Callable[[int], float], reference_run: Callable[[int], float], rounds: int
-) -> tuple[list[float], list[float]]:
-    """Reference, Seam, reference, …, reference: every run of Seam sits between two runs of
-    what it is judged against, so each is judged against the minutes it ran in. Returns
-    Seam's rates and the reference's."""
+    seam: SeamInstance,
+    profile: Profile,
+    run_id: str,
+    out: BackendResult,
+    label: str,
+    mode: str,
+    reference: tuple[str, str, Callable[[int], float]],
+) -> int:
+    """Reference, Seam, reference, …, reference: every run of Seam's `mode` ingest sits
+    between two runs of what it is judged against, so each is judged against the minutes it
+    ran in. `reference` is (name, unit, run number -> rate). Adds the figure (Seam's mean rate
+    against the mean, over its runs, of the two reference runs around each) and returns the
+    events Seam acknowledged."""
+    name, reference_unit, reference_run = reference
+    per_request = BATCH_SIZE if mode == "batch" else 1
+    seconds = profile.alternating_seconds
     references = [reference_run(0)]
     seams: list[float] = []
-    for i in range(rounds):
-        seams.append(seam_run(i))
+    acknowledged = 0
+    for i in range(profile.alternating_rounds):
+        result = _wrk(seam, profile, mode, f"{run_id}{mode}alt{i}", seconds)
+        _note_load_problems(out, result, f"{mode}{label}, alternating")
+        acknowledged += result.ok * per_request
+        seams.append(result.ok_per_second * per_request)
         references.append(reference_run(i + 1))
-    return seams, references
-
-
-def _around(references: list[float]) -> list[float]:
-    """The mean of the two reference runs around each run of Seam."""
-    return [(a + b) / 2 for a, b in itertools.pairwise(references)]
-
-
-def _describe_alternation(
-    what: str, reference: tuple[str, str], unit: str, seams: list[float], references: list[float]
-) -> str:
-    """`reference`: (name, unit) of what Seam's runs alternated with."""
-    ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, _around(references), strict=True))
-    name, reference_unit = reference
-    return (
-        f"{what}: {name} {', '.join(f'{r:,.0f}' for r in references)} {reference_unit}; Seam "
+    around = [(a + b) / 2 for a, b in itertools.pairwise(references)]
+    template, unit = (
+        (SINGLE_ALTERNATING, "req/s") if mode == "track" else (BATCH_ALTERNATING, "events/s")
+    )
+    ratios = ", ".join(f"{x / r:.2f}" for x, r in zip(seams, around, strict=True))
+    out.notes.append(
+        f"{template.format(label=label).removesuffix(f' ({unit})')} with {name} ({seconds} s "
+        f"runs): {name} {', '.join(f'{r:,.0f}' for r in references)} {reference_unit}; Seam "
         f"{', '.join(f'{r:,.0f}' for r in seams)} {unit}; each Seam run against the mean of "
         f"the two around it: {ratios}"
     )
-
-
-def _alternate_single(
-    seam: SeamInstance,
-    profile: Profile,
-    run_id: str,
-    out: BackendResult,
-    label: str,
-    starlette: Load,
-) -> tuple[float, float, int]:
-    """Single-event ingest alternating with the Starlette endpoint; both servers stay up on
-    the server core, the one not loaded idle. Returns (Seam's mean req/s, the endpoint's,
-    the events Seam acknowledged)."""
-    seconds = profile.alternating_seconds
-    acknowledged = 0
-
-    def seam_run(i: int) -> float:
-        nonlocal acknowledged
-        result = _wrk(seam, profile, "track", f"{run_id}alt{i}", seconds)
-        _note_load_problems(out, result, f"track{label}, alternating")
-        acknowledged += result.ok
-        return result.ok_per_second
-
-    def reference_run(i: int) -> float:
-        return starlette(f"{run_id}alt{i}", seconds).ok_per_second
-
-    seams, references = _alternate(seam_run, reference_run, profile.alternating_rounds)
-    out.notes.append(
-        _describe_alternation(
-            f"single-event ingest{label} alternating with the Starlette endpoint "
-            f"({seconds} s runs)",
-            ("Starlette", "req/s"),
-            "req/s",
-            seams,
-            references,
+    out.add(
+        Figure(
+            out.backend,
+            template.format(label=label),
+            statistics.fmean(seams),
+            unit,
+            statistics.fmean(around),
+            f"{name}, alternating {profile.alternating_rounds} x {seconds} s runs",
+            target_ratio=THROUGHPUT_TARGET_RATIO,
         )
     )
-    return statistics.fmean(seams), statistics.fmean(_around(references)), acknowledged
-
-
-def _alternate_batch(
-    seam: SeamInstance,
-    profile: Profile,
-    run_id: str,
-    out: BackendResult,
-    label: str,
-    raw: RawLoad,
-) -> tuple[float, float, int]:
-    """Batch ingest alternating with the raw insert it is judged against (a fresh table each
-    time). Returns (Seam's mean events/s, the raw insert's mean rows/s, the events Seam
-    acknowledged)."""
-    name, insert = raw
-    seconds = profile.alternating_seconds
-    acknowledged = 0
-
-    def seam_run(i: int) -> float:
-        nonlocal acknowledged
-        result = _wrk(seam, profile, "batch", f"{run_id}balt{i}", seconds)
-        _note_load_problems(out, result, f"batch{label}, alternating")
-        acknowledged += result.ok * BATCH_SIZE
-        return result.ok_per_second * BATCH_SIZE
-
-    seams, references = _alternate(seam_run, insert, profile.alternating_rounds)
-    out.notes.append(
-        _describe_alternation(
-            f"batch ingest{label} alternating with {name} ({seconds} s runs of Seam)",
-            (name, "rows/s"),
-            "events/s",
-            seams,
-            references,
-        )
-    )
-    return statistics.fmean(seams), statistics.fmean(_around(references)), acknowledged
+    return acknowledged
 
 
 # A figure Seam's throughput is judged against: (name, rate, goal ratio or None).
@@ -271,22 +217,19 @@ def measure(
         )
     if starlette is not None:
         with starlette() as load:
-            seam_rate, starlette_rate, acknowledged = _alternate_single(
-                seam, profile, run_id, out, label, load
+            single_events += _alternate(
+                seam,
+                profile,
+                run_id,
+                out,
+                label,
+                "track",
+                (
+                    "trivial, Starlette",
+                    "req/s",
+                    lambda i: load(f"{run_id}alt{i}", profile.alternating_seconds).ok_per_second,
+                ),
             )
-        single_events += acknowledged
-        out.add(
-            Figure(
-                out.backend,
-                SINGLE_ALTERNATING.format(label=label),
-                seam_rate,
-                "req/s",
-                starlette_rate,
-                f"trivial, Starlette, alternating {profile.alternating_rounds} x "
-                f"{profile.alternating_seconds} s runs",
-                target_ratio=THROUGHPUT_TARGET_RATIO,
-            )
-        )
     batch, batch_events = _measure(seam, profile, "batch", run_id, out, label)
     for raw_name, raw_rate, goal in raw:
         out.add(
@@ -301,20 +244,8 @@ def measure(
             )
         )
     if raw_alternating is not None:
-        seam_rate, raw_rate, acknowledged = _alternate_batch(
-            seam, profile, run_id, out, label, raw_alternating
-        )
-        batch_events += acknowledged
-        out.add(
-            Figure(
-                out.backend,
-                BATCH_ALTERNATING.format(label=label),
-                seam_rate,
-                "events/s",
-                raw_rate,
-                f"{raw_alternating[0]}, alternating {profile.alternating_rounds} x "
-                f"{profile.alternating_seconds} s runs",
-                target_ratio=THROUGHPUT_TARGET_RATIO,
-            )
+        raw_name, raw_run = raw_alternating
+        batch_events += _alternate(
+            seam, profile, run_id, out, label, "batch", (raw_name, "rows/s", raw_run)
         )
     return single_events + batch_events

@@ -91,7 +91,17 @@ def main() -> None:
     help="Server processes (use PostgreSQL for more than one in production).",
 )
 @click.option("--demo", is_flag=True, help="Also serve the demo site at /demo/.")
-def serve(db_url: str, host: str, port: int, workers: int, demo: bool) -> None:
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="SEAM_FORWARDED_ALLOW_IPS",
+    default="127.0.0.1",
+    show_default=True,
+    help="Proxies (comma-separated IPs or networks, * for any) whose X-Forwarded-For names "
+    "the client; a request from anyone else is its own client.",
+)
+def serve(
+    db_url: str, host: str, port: int, workers: int, demo: bool, forwarded_allow_ips: str
+) -> None:
     """Migrate the database and serve the API."""
     import uvicorn
 
@@ -126,6 +136,7 @@ def serve(db_url: str, host: str, port: int, workers: int, demo: bool) -> None:
         access_log=False,
         loop="uvloop",
         http="seam.http_protocol:SeamHttpProtocol",
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 

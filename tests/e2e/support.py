@@ -114,12 +114,14 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(server: Server) -> None:
+def start_server(server: Server, *options: str) -> None:
+    """Migrate, then run `seam serve` on the server's database and port with `options`."""
     server.cli("migrate")
     port = int(server.base_url.rsplit(":", 1)[1])
     env = _cli_env()
     log = server.log_path.open("wb")
     command = [SEAM, "serve", "--db", server.db_url, "--host", "127.0.0.1", "--port", str(port)]
+    command += options
     if os.environ.get("SEAM_E2E_WORKERS"):  # e.g. 2: the same suite against a multi-process server
         command += ["--workers", os.environ["SEAM_E2E_WORKERS"]]
     server.process = subprocess.Popen(

@@ -3,18 +3,30 @@ app-JWT session identify. The tracker itself is exercised in Chromium in tests/b
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import time
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from e2e.support import Workspace, basic, expect, expect_error, uid
+from e2e.support import (
+    Server,
+    Workspace,
+    basic,
+    expect,
+    expect_error,
+    free_port,
+    start_server,
+    stop_server,
+    uid,
+)
 
 ORIGIN = {"Origin": "https://www.example.com"}
 
@@ -318,14 +330,11 @@ def test_form_email_of_another_person_does_not_take_a_bound_device(workspace: Wo
     assert len(refused) == 1
 
 
-def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
-    server: Any,
-    http: Any,
-) -> None:
+def cookieless_workspace(server: Any, http: Any) -> Workspace:
     raw = server.cli_json(
         "workspace", "create", uid("cl-"), "--domain", "example.com", "--cookieless", "--json"
     )
-    ws = Workspace(
+    return Workspace(
         server=server,
         http=http,
         id=raw["id"],
@@ -334,6 +343,23 @@ def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
         secret_key=raw["secret_key"],
         raw=raw,
     )
+
+
+def fingerprint_of(ws: Workspace, headers: dict[str, str]) -> str:
+    """The anonymous id a cookieless page view sent with `headers` was stored under."""
+    path = "/" + uid("p-")
+    body = {"writeKey": ws.write_key, "batch": [{"type": "page", "properties": {"path": path}}]}
+    expect(collect(ws, body, headers={**ORIGIN, **headers}))
+    pages = ws.events(type="page", since="2000-01-01T00:00:00Z")
+    (stored,) = [e for e in pages if e["properties"].get("path") == path]
+    return str(stored["anonymous_id"])
+
+
+def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
+    server: Any,
+    http: Any,
+) -> None:
+    ws = cookieless_workspace(server, http)
     ua = {**ORIGIN, "User-Agent": f"agent-{uid()}"}
     for _ in range(3):
         expect(
@@ -362,6 +388,43 @@ def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
         )
     )
     assert len(ws.events(contact_id=contact["id"], type="page")) == 3
+
+
+def test_cookieless_fingerprint_uses_the_address_a_trusted_proxy_forwards(
+    server: Any, http: Any
+) -> None:
+    """The tests connect from 127.0.0.1, the proxy `seam serve` trusts by default: the address
+    its X-Forwarded-For names is the client's."""
+    ws = cookieless_workspace(server, http)
+    agent = {"User-Agent": f"agent-{uid()}"}
+    first = fingerprint_of(ws, {**agent, "X-Forwarded-For": "203.0.113.7"})
+    assert first.startswith("fp_")
+    assert fingerprint_of(ws, {**agent, "X-Forwarded-For": "203.0.113.7"}) == first
+    assert fingerprint_of(ws, {**agent, "X-Forwarded-For": "198.51.100.9"}) != first
+    assert fingerprint_of(ws, agent) != first  # 127.0.0.1 itself
+
+
+def test_cookieless_fingerprint_ignores_x_forwarded_for_from_an_untrusted_peer(
+    server: Server, http: Any, tmp_path: Any
+) -> None:
+    """A client that is not a trusted proxy cannot name another address (and so write to the
+    fingerprint of another visitor behind it): its own connection's address counts."""
+    ws = cookieless_workspace(server, http)
+    untrusting = Server(
+        server.backend, server.db_url, f"http://127.0.0.1:{free_port()}", tmp_path / "s.log"
+    )
+    start_server(untrusting, "--forwarded-allow-ips", "10.255.255.1")
+    try:
+        with httpx.Client(base_url=untrusting.base_url, timeout=10) as client:
+            there = dataclasses.replace(ws, server=untrusting, http=client)
+            agent = {"User-Agent": f"agent-{uid()}"}
+            own = fingerprint_of(there, agent)
+            assert fingerprint_of(there, {**agent, "X-Forwarded-For": "203.0.113.7"}) == own
+            assert fingerprint_of(there, {**agent, "X-Forwarded-For": "198.51.100.9"}) == own
+    finally:
+        stop_server(untrusting)
+    # The default server trusts 127.0.0.1: the same requests are two other visitors there.
+    assert fingerprint_of(ws, {**agent, "X-Forwarded-For": "203.0.113.7"}) != own
 
 
 # -- verified browser identity -------------------------------------------------------------------

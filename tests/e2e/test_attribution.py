@@ -336,3 +336,64 @@ def test_user_id_event_on_device_of_someone_else_is_attributed_but_not_rebound(
     assert event["attribution"]["via"] == "user_id"
     assert workspace.visitor(vid)["contact_id"] == owner
     assert workspace.audit(anonymous_id=vid, action="visitor_bind_refused")
+
+
+def test_a_cookie_forwarded_with_a_secret_key_is_soft(workspace: Workspace):
+    """SPEC §2: the cookie's claim is soft whichever key sends it, so it resolves by external id
+    only: a forged cookie value cannot take a contact by its email."""
+    email = f"{uid('vip')}@example.com"
+    workspace.import_contacts([{"email": email, "traits": {"firstname": "Vi"}}])
+    (crm,) = workspace.contacts(email=email)
+    vid, cookie = uid("vid_"), uid("forged_")
+    workspace.identify(
+        {
+            "anonymousId": vid,
+            "context": {"external_contact_id": cookie},
+            "traits": {"email": email},
+        }
+    )
+    forged = workspace.contact_by_external_id(cookie)
+    assert forged is not None and forged["id"] != crm["id"]
+    assert workspace.contact(crm["id"])["external_id"] is None
+    assert [c["id"] for c in workspace.contacts(email=email)] == [crm["id"]]
+    (bound,) = workspace.audit(action="visitor_bound", anonymous_id=vid)
+    assert bound["contact_id"] == forged["id"]
+    assert bound["trust"] == "soft"
+
+
+def test_a_cookie_forwarded_with_a_secret_key_is_unverified_when_verification_is_required(
+    verified_workspace,
+):
+    ws, _ = verified_workspace
+    vid, cookie = uid("vid_"), uid("forged_")
+    ws.send(
+        "track",
+        {"anonymousId": vid, "event": "x", "context": {"external_contact_id": cookie}},
+        secret=True,
+    )
+    assert ws.contact_by_external_id(cookie) is None
+    (event,) = ws.events(anonymous_id=vid)
+    assert event["contact_id"] is None
+    assert ws.audit(action="identity_unverified", anonymous_id=vid)
+
+
+def test_a_soft_anonymous_identify_adds_no_identifier_when_verification_is_required(
+    verified_workspace,
+):
+    """Its traits still go to the device's contact (SPEC §4), but a soft call is not used for
+    identity: its email never becomes a key that finds the contact (a form, an import)."""
+    ws, _ = verified_workspace
+    vid, ext, email = uid("vid_"), uid("usr_"), f"{uid('x')}@example.com"
+    contact_id = ws.identify({"userId": ext, "anonymousId": vid})["contact_id"]
+    ws.write("/v1/identify", {"anonymousId": vid, "traits": {"plan": "p", "email": email}})
+    contact = ws.contact(contact_id)
+    assert contact["traits"]["plan"] == "p"
+    assert contact["traits"]["email"] == email
+    assert contact["identifiers"]["email"] is None
+    assert ws.contacts(email=email) == []
+    # Held on a device not yet bound, then bound: the same.
+    other, held_email = uid("vid_"), f"{uid('h')}@example.com"
+    ws.write("/v1/identify", {"anonymousId": other, "traits": {"email": held_email}})
+    later = ws.identify({"userId": uid("usr_"), "anonymousId": other})["contact_id"]
+    assert ws.contact(later)["traits"]["email"] == held_email
+    assert ws.contact(later)["identifiers"]["email"] is None

@@ -390,6 +390,24 @@ def test_cookieless_workspace_derives_a_fingerprint_and_stitches_on_identify(
     assert len(ws.events(contact_id=contact["id"], type="page")) == 3
 
 
+def test_cookieless_alias_cannot_name_another_visitors_fingerprint(server: Any, http: Any) -> None:
+    """The server names a cookieless browser: an alias's previousId is its fingerprint too,
+    whatever the page sent, so a page cannot bind another browser's visitor."""
+    ws = cookieless_workspace(server, http)
+    victim = fingerprint_of(ws, {"User-Agent": f"victim-{uid()}"})
+    attacker_agent = {"User-Agent": f"attacker-{uid()}"}
+    attacker = fingerprint_of(ws, attacker_agent)
+    alias = {"type": "alias", "previousId": victim, "userId": uid("usr-")}
+    expect(
+        collect(
+            ws, {"writeKey": ws.write_key, "batch": [alias]}, headers={**ORIGIN, **attacker_agent}
+        )
+    )
+    assert ws.visitor(victim)["contact_id"] is None
+    contact = ws.contact_by_external_id(alias["userId"])
+    assert contact is not None and contact["anonymous_ids"] == [attacker]
+
+
 def test_cookieless_fingerprint_uses_the_address_a_trusted_proxy_forwards(
     server: Any, http: Any
 ) -> None:

@@ -1,7 +1,14 @@
 import hashlib
 import hmac
 
-from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash, user_hash_is_valid
+from seam.identity.trust import (
+    Trust,
+    claim_is_usable,
+    claim_trust,
+    cookie_trust,
+    user_hash,
+    user_hash_is_valid,
+)
 
 
 def test_secret_key_with_contacts_write_is_authoritative() -> None:
@@ -19,6 +26,11 @@ def test_write_key_claim_is_verified_only_with_proof() -> None:
         Trust.VERIFIED
     )
     assert claim_trust(secret_key=False, can_write_contacts=False, verified=False) is Trust.SOFT
+
+
+def test_the_cookie_is_soft_whichever_key_sent_it_unless_proved() -> None:
+    assert cookie_trust(verified=False) is Trust.SOFT
+    assert cookie_trust(verified=True) is Trust.VERIFIED
 
 
 def test_user_hash_is_hex_hmac_sha256_of_the_external_id() -> None:

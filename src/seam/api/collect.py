@@ -70,8 +70,7 @@ async def _accept(
         visitor = await fingerprint(app_state(request), request, workspace)
         for message in [payload] if single else _batch_of(payload):
             if isinstance(message, dict):
-                message.pop("anonymous_id", None)
-                message["anonymousId"] = visitor
+                _name_the_visitor(message, visitor)
     if single:  # answered as the single-message endpoints answer (400/413 when refused)
         response = await store_single(
             request, principal.caller, payload, data, received_at, default_type
@@ -150,3 +149,14 @@ routes = [
         Route(path, preflight, methods=["OPTIONS"]),
     )
 ]
+
+
+def _name_the_visitor(message: dict[str, Any], visitor: str) -> None:
+    """In a cookieless workspace the server names the browser (its fingerprint): every anonymous
+    id the message gives is replaced, an alias's `previousId` too, or a page could bind (or
+    write to) a visitor that is not its own."""
+    message.pop("anonymous_id", None)
+    message["anonymousId"] = visitor
+    for previous in ("previousId", "previous_id"):
+        if previous in message:
+            message[previous] = visitor

@@ -47,6 +47,14 @@ def claim_trust(*, secret_key: bool, can_write_contacts: bool, verified: bool) -
     return Trust.SOFT
 
 
+def cookie_trust(*, verified: bool) -> Trust:
+    """The trust of the `seam_external_contact_id` cookie's claim: soft (SPEC §2) whichever key
+    sent it. The site sets the cookie and the browser sends it, so a server that forwards it
+    with a secret key cannot vouch for it: believed as authoritative, it let a forged cookie
+    take a contact by email. Verified only if the browser proved it (user_hash, JWT)."""
+    return Trust.VERIFIED if verified else Trust.SOFT
+
+
 def claim_is_usable(trust: Trust, *, verification_required: bool) -> bool:
     """Under `identity_verification: required` a soft claim is not used for identity at all."""
     return not (verification_required and trust is Trust.SOFT)

@@ -23,7 +23,13 @@ from seam.identity.ids import check_id
 from seam.identity.normalize import identifiers_from_traits, normalize_email
 from seam.identity.resolve import ContactRef, resolve_contact
 from seam.identity.traits import merge_trait_maps, merge_traits
-from seam.identity.trust import Trust, claim_is_usable, claim_trust, user_hash_is_valid
+from seam.identity.trust import (
+    Trust,
+    claim_is_usable,
+    claim_trust,
+    cookie_trust,
+    user_hash_is_valid,
+)
 from seam.ingest import decisions
 from seam.ingest.message import Message, trait_name_problem
 from seam.ingest.pending import PendingWrites
@@ -153,7 +159,7 @@ class Ingestion:
             claims.append(Claim("user_id", m.user_id, self._trust(caller, m, m.user_id)))
         if m.external_contact_id:
             cookie = m.external_contact_id
-            claims.append(Claim("cookie", cookie, self._trust(caller, m, cookie)))
+            claims.append(Claim("cookie", cookie, self._cookie_trust(caller, m, cookie)))
         decision = attribute_event(
             claims,
             visitor_contact_id=self._binding(ws.id, m.anonymous_id),
@@ -185,8 +191,12 @@ class Ingestion:
         if external_id is None:
             return self._identify_anonymous(caller, m)
         via = "user_id" if m.user_id else "cookie"
-        trust = self._trust(caller, m, external_id)
-        if not claim_is_usable(trust, verification_required=ws.verification_required):
+        trust = (
+            self._trust(caller, m, external_id)
+            if m.user_id
+            else self._cookie_trust(caller, m, external_id)
+        )
+        if not self._usable(caller, trust):
             self._audit(caller, decisions.identity_unverified(m, "identify" if m.user_id else via))
             self._queue_through_visitor(ws.id, m)
             return IdentifyOutcome(None, False, 0, False, "identity_unverified")
@@ -233,11 +243,7 @@ class Ingestion:
         ws = caller.workspace
         email = normalize_email(m.traits.get("email"))
         trust = self._trust(caller, m, None)
-        if (
-            email is None
-            or not m.anonymous_id
-            or not claim_is_usable(trust, verification_required=ws.verification_required)
-        ):
+        if email is None or not m.anonymous_id or not self._usable(caller, trust):
             if email is not None and m.anonymous_id:
                 self._audit(caller, decisions.identity_unverified(m, "form"))
             bound = self._queue_through_visitor(ws.id, m)
@@ -264,15 +270,23 @@ class Ingestion:
     # -- the decisions, carried out -------------------------------------------------------
 
     def _trust(self, caller: Caller, m: Message, external_id: str | None) -> Trust:
-        verified = caller.verified or (
-            external_id is not None
-            and user_hash_is_valid(caller.workspace.identity_secret, external_id, m.user_hash)
-        )
         return claim_trust(
             secret_key=caller.secret,
             can_write_contacts=caller.can_write_contacts,
-            verified=verified,
+            verified=self._verified(caller, m, external_id),
         )
+
+    def _cookie_trust(self, caller: Caller, m: Message, cookie: str) -> Trust:
+        return cookie_trust(verified=self._verified(caller, m, cookie))
+
+    def _verified(self, caller: Caller, m: Message, external_id: str | None) -> bool:
+        return caller.verified or (
+            external_id is not None
+            and user_hash_is_valid(caller.workspace.identity_secret, external_id, m.user_hash)
+        )
+
+    def _usable(self, caller: Caller, trust: Trust) -> bool:
+        return claim_is_usable(trust, verification_required=caller.workspace.verification_required)
 
     def _binding(self, ws: str, anonymous_id: str | None) -> str | None:
         """Whom the device is bound to, as this transaction knows it."""
@@ -406,14 +420,17 @@ class Ingestion:
             stored, incoming, observed_at=observed_at, trust=trust, source=source
         )
         self._traits.write(ws, "contact", contact_id, winners)
-        self._claim_identifiers(caller, contact_id, incoming)
+        if self._usable(caller, trust):
+            self._claim_identifiers(caller, contact_id, incoming)
         self._pending.touch(ws, contact_id)
 
     def _claim_identifiers(
         self, caller: Caller, contact_id: str, traits: Mapping[str, Any]
     ) -> None:
         """Identifier traits become the contact's lookup keys while nobody else holds them
-        (insert-or-ignore: a taken identifier stays with its holder)."""
+        (insert-or-ignore: a taken identifier stays with its holder). Only from claims usable
+        for identity: under `identity_verification: required` a soft call's email is a trait
+        of the contact, never a key that later finds the contact (a form, an import)."""
         found = identifiers_from_traits(traits, caller.workspace.default_region)
         contacts.claim_identifiers(self.conn, caller.workspace.id, contact_id, found, self.now)
 
@@ -466,7 +483,8 @@ class Ingestion:
         stored = self._traits.load(ws, "contact", contact_id)
         self._traits.write(ws, "contact", contact_id, merge_trait_maps(stored, held))
         self._traits.delete(ws, "visitor", anonymous_id)
-        self._claim_identifiers(caller, contact_id, {k: tv.value for k, tv in held.items()})
+        usable = {k: tv.value for k, tv in held.items() if self._usable(caller, tv.trust)}
+        self._claim_identifiers(caller, contact_id, usable)
         self._pending.touch(ws, contact_id)
 
     def _join_group(

@@ -39,7 +39,9 @@ def public_key_problem(pem: str) -> str | None:
 
 
 def verify_app_token(token: str, workspace: Workspace) -> str | None:
-    """The token's `sub` if it verifies with the workspace's key, issuer and audience."""
+    """The token's `sub` if it verifies with the workspace's key, issuer and audience, and
+    expires (`exp`): a token without an expiry would identify sessions for ever, whoever
+    kept a copy."""
     if workspace.jwt_secret:
         key: Any = workspace.jwt_secret
         algorithms = ["HS256"]
@@ -55,7 +57,7 @@ def verify_app_token(token: str, workspace: Workspace) -> str | None:
             algorithms=algorithms,
             issuer=workspace.jwt_issuer or None,
             audience=workspace.jwt_audience or None,
-            options={"require": ["sub"], "verify_aud": bool(workspace.jwt_audience)},
+            options={"require": ["sub", "exp"], "verify_aud": bool(workspace.jwt_audience)},
         )
     except jwt.PyJWTError:
         return None

@@ -524,6 +524,11 @@ def session_with_pages(ws: Workspace, n: int = 3) -> tuple[str, str]:
     return anon, session
 
 
+def app_token(claims: dict[str, Any], key: Any, algorithm: str) -> str:
+    """A token of the customer's app: it expires in 5 minutes unless the claims say when."""
+    return jwt.encode({"exp": int(time.time()) + 300, **claims}, key, algorithm=algorithm)
+
+
 def identify_session(ws: Workspace, session: str, token: str) -> Any:
     return ws.http.patch(
         f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
@@ -534,7 +539,7 @@ def test_hs256_app_token_identifies_the_session(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret, "--jwt-issuer", "https://app.example.com")
     anon, session = session_with_pages(workspace)
-    token = jwt.encode(
+    token = app_token(
         {"sub": "usr-jwt", "iss": "https://app.example.com", "exp": int(time.time()) + 300},
         secret,
         algorithm="HS256",
@@ -561,14 +566,53 @@ def test_expired_token_is_401(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret)
     _, session = session_with_pages(workspace, 1)
-    token = jwt.encode({"sub": "usr-x", "exp": int(time.time()) - 60}, secret, algorithm="HS256")
+    token = app_token({"sub": "usr-x", "exp": int(time.time()) - 60}, secret, algorithm="HS256")
     expect_error(identify_session(workspace, session, token), 401)
+
+
+def test_a_token_that_never_expires_is_401(workspace: Workspace) -> None:
+    secret = hs_secret()
+    workspace.update("--jwt-secret", secret)
+    _, session = session_with_pages(workspace, 1)
+    forever = jwt.encode({"sub": "usr-x"}, secret, algorithm="HS256")
+    expect_error(identify_session(workspace, session, forever), 401, "invalid_token")
+
+
+def test_workspaces_sharing_an_app_key_each_identify_their_own_sessions(
+    make_workspace: Any,
+) -> None:
+    """An RS256/ES256 key is public and two workspaces may hold the same one: the session
+    decides which workspace a token identifies in."""
+    secret = hs_secret()
+    first, second = make_workspace("example.com"), make_workspace("example.com")
+    for ws in (first, second):
+        ws.update("--jwt-secret", secret)
+    for ws in (first, second):
+        anon, session = session_with_pages(ws, 2)
+        token = app_token({"sub": uid("usr-")}, secret, algorithm="HS256")
+        answer = expect(identify_session(ws, session, token))
+        assert answer["events_linked"] == 2
+        assert anon in ws.contact(answer["contact_id"])["anonymous_ids"]
+
+
+def test_a_session_seen_by_two_workspaces_sharing_the_app_key_is_409(
+    make_workspace: Any,
+) -> None:
+    secret = hs_secret()
+    first, second = make_workspace("example.com"), make_workspace("example.com")
+    session = uid("sess-")
+    for ws in (first, second):
+        ws.update("--jwt-secret", secret)
+        ws.send("page", {"anonymousId": uid("vid_"), "context": {"session_id": session}})
+    token = app_token({"sub": uid("usr-")}, secret, algorithm="HS256")
+    expect_error(identify_session(first, session, token), 409, "ambiguous_session")
+    assert first.contacts() == [] and second.contacts() == []
 
 
 def test_token_signed_with_the_wrong_key_is_401(workspace: Workspace) -> None:
     workspace.update("--jwt-secret", hs_secret())
     _, session = session_with_pages(workspace, 1)
-    token = jwt.encode({"sub": "usr-x"}, hs_secret(), algorithm="HS256")
+    token = app_token({"sub": "usr-x"}, hs_secret(), algorithm="HS256")
     expect_error(identify_session(workspace, session, token), 401)
 
 
@@ -576,11 +620,11 @@ def test_wrong_issuer_or_audience_is_401(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret, "--jwt-issuer", "good-iss", "--jwt-audience", "seam")
     _, session = session_with_pages(workspace, 1)
-    bad_iss = jwt.encode({"sub": "u", "iss": "evil", "aud": "seam"}, secret, algorithm="HS256")
-    bad_aud = jwt.encode({"sub": "u", "iss": "good-iss", "aud": "x"}, secret, algorithm="HS256")
+    bad_iss = app_token({"sub": "u", "iss": "evil", "aud": "seam"}, secret, algorithm="HS256")
+    bad_aud = app_token({"sub": "u", "iss": "good-iss", "aud": "x"}, secret, algorithm="HS256")
     expect_error(identify_session(workspace, session, bad_iss), 401)
     expect_error(identify_session(workspace, session, bad_aud), 401)
-    good = jwt.encode({"sub": "u", "iss": "good-iss", "aud": "seam"}, secret, algorithm="HS256")
+    good = app_token({"sub": "u", "iss": "good-iss", "aud": "seam"}, secret, algorithm="HS256")
     expect(identify_session(workspace, session, good))
 
 
@@ -592,7 +636,7 @@ def test_missing_token_is_401(workspace: Workspace) -> None:
 def test_unknown_session_is_404(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret)
-    token = jwt.encode({"sub": "usr-x"}, secret, algorithm="HS256")
+    token = app_token({"sub": "usr-x"}, secret, algorithm="HS256")
     expect_error(identify_session(workspace, uid("no-such-session-"), token), 404)
 
 
@@ -603,7 +647,7 @@ def test_session_of_a_device_bound_to_someone_else_is_409_and_leaves_no_trace(
     workspace.update("--jwt-secret", secret)
     anon, session = session_with_pages(workspace, 1)
     workspace.identify({"userId": "usr-first", "anonymousId": anon})
-    token = jwt.encode({"sub": "usr-second"}, secret, algorithm="HS256")
+    token = app_token({"sub": "usr-second"}, secret, algorithm="HS256")
     expect_error(identify_session(workspace, session, token), 409, "visitor_bound_to_other_contact")
     assert workspace.contact_by_external_id("usr-second") is None
     assert len(workspace.audit(action="contact_created")) == 1  # usr-first's only
@@ -634,14 +678,14 @@ def test_public_key_tokens_identify_the_session(
     key_file.write_bytes(pem)
     workspace.update("--jwt-public-key", str(key_file))
     _, session = session_with_pages(workspace, 2)
-    token = jwt.encode({"sub": f"usr-{algorithm}"}, private, algorithm=algorithm)
+    token = app_token({"sub": f"usr-{algorithm}"}, private, algorithm=algorithm)
     assert expect(identify_session(workspace, session, token))["events_linked"] == 2
     other = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if algorithm == "RS256"
         else ec.generate_private_key(ec.SECP256R1())
     )
-    forged = jwt.encode({"sub": "usr-forged"}, other, algorithm=algorithm)
+    forged = app_token({"sub": "usr-forged"}, other, algorithm=algorithm)
     expect_error(identify_session(workspace, session, forged), 401)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jwt
@@ -180,7 +181,9 @@ def test_a_public_key_that_does_not_load_is_refused_and_the_secret_kept(
     # The HS256 secret still verifies the app's tokens.
     session = uid("sess-")
     workspace.send("page", {"anonymousId": uid("vid_"), "context": {"session_id": session}})
-    token = jwt.encode({"sub": uid("usr-")}, secret, algorithm="HS256")
+    token = jwt.encode(
+        {"sub": uid("usr-"), "exp": int(time.time()) + 300}, secret, algorithm="HS256"
+    )
     answer = workspace.http.patch(
         f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
     )

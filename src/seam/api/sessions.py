@@ -33,28 +33,39 @@ async def identify_session(request: Request) -> Response:
         raise Unauthorized("a Bearer token from your app is required", code="missing_token")
     session_id = request.path_params["session_id"]
 
-    def find() -> tuple[Workspace, str] | None:
+    def find() -> list[tuple[Workspace, str, str | None]]:
+        """(workspace, sub, the session's visitor there) for every workspace whose app key
+        verifies the token."""
+
+        def visitor_in(ws: Workspace) -> str | None:
+            return state.db.read(lambda conn: timelines.visitor_of_session(conn, ws.id, session_id))
+
+        found = []
         for workspace in state.db.read(ws_store.list_workspaces):
             sub = verify_app_token(token.strip(), workspace)
             if sub is not None:
-                return workspace, sub
-        return None
+                found.append((workspace, sub, visitor_in(workspace)))
+        return found
 
-    found = await run_in_threadpool(find)
-    if found is None:
+    verified = await run_in_threadpool(find)
+    if not verified:
         raise Unauthorized(
             "the token is invalid, expired or not signed by a known app", code="invalid_token"
         )
-    workspace, sub = found
+    # Workspaces may share an app's key (an RS256/ES256 public key is public): the session
+    # names the workspace, and one that more than one of them saw is refused, not guessed.
+    with_session = [(ws, sub, visitor) for ws, sub, visitor in verified if visitor is not None]
+    if not with_session:
+        raise NotFound("no events were seen for this session")
+    if len(with_session) > 1:
+        raise Conflict(
+            "this session was seen in several workspaces that accept this token",
+            code="ambiguous_session",
+        )
+    ((workspace, sub, anonymous_id),) = with_session
     external_id = check_id(sub)
     if external_id is None or isinstance(external_id, InvalidId):
         raise Unauthorized("the token's sub is not a usable external id", code="invalid_token")
-
-    anonymous_id = await state.read(
-        lambda conn: timelines.visitor_of_session(conn, workspace.id, session_id)
-    )
-    if anonymous_id is None:
-        raise NotFound("no events were seen for this session")
     now = now_us()
     message = Message(
         type="identify",

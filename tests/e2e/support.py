@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 SEAM = str(Path(sys.executable).with_name("seam"))
@@ -169,6 +170,11 @@ def stop_server(server: Server) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # HTTP helpers
+
+
+def app_token(claims: dict[str, Any], key: Any, algorithm: str) -> str:
+    """A token of the customer's app: it expires in 5 minutes unless the claims say when."""
+    return jwt.encode({"exp": int(time.time()) + 300, **claims}, key, algorithm=algorithm)
 
 
 def basic(key: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from e2e.support import (
     Server,
     Workspace,
+    app_token,
     basic,
     expect,
     expect_error,
@@ -524,11 +525,6 @@ def session_with_pages(ws: Workspace, n: int = 3) -> tuple[str, str]:
     return anon, session
 
 
-def app_token(claims: dict[str, Any], key: Any, algorithm: str) -> str:
-    """A token of the customer's app: it expires in 5 minutes unless the claims say when."""
-    return jwt.encode({"exp": int(time.time()) + 300, **claims}, key, algorithm=algorithm)
-
-
 def identify_session(ws: Workspace, session: str, token: str) -> Any:
     return ws.http.patch(
         f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
@@ -539,11 +535,7 @@ def test_hs256_app_token_identifies_the_session(workspace: Workspace) -> None:
     secret = hs_secret()
     workspace.update("--jwt-secret", secret, "--jwt-issuer", "https://app.example.com")
     anon, session = session_with_pages(workspace)
-    token = app_token(
-        {"sub": "usr-jwt", "iss": "https://app.example.com", "exp": int(time.time()) + 300},
-        secret,
-        algorithm="HS256",
-    )
+    token = app_token({"sub": "usr-jwt", "iss": "https://app.example.com"}, secret, "HS256")
     first = expect(identify_session(workspace, session, token))
     assert first["events_linked"] == 3 and first["contact_id"]
     again = expect(identify_session(workspace, session, token))

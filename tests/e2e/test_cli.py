@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import jwt
 import pytest
 
-from .support import Workspace, ago, bearer, expect, expect_error, iso, parse_iso, uid
+from .support import Workspace, ago, app_token, bearer, expect, expect_error, iso, parse_iso, uid
 
 
 def test_workspace_create_prints_id_name_and_both_keys(workspace: Workspace):
@@ -181,9 +179,7 @@ def test_a_public_key_that_does_not_load_is_refused_and_the_secret_kept(
     # The HS256 secret still verifies the app's tokens.
     session = uid("sess-")
     workspace.send("page", {"anonymousId": uid("vid_"), "context": {"session_id": session}})
-    token = jwt.encode(
-        {"sub": uid("usr-"), "exp": int(time.time()) + 300}, secret, algorithm="HS256"
-    )
+    token = app_token({"sub": uid("usr-")}, secret, algorithm="HS256")
     answer = workspace.http.patch(
         f"/v1/sessions/{session}/identify", headers={"Authorization": f"Bearer {token}"}
     )

@@ -428,9 +428,10 @@ class Ingestion:
         self, caller: Caller, contact_id: str, traits: Mapping[str, Any]
     ) -> None:
         """Identifier traits become the contact's lookup keys while nobody else holds them
-        (insert-or-ignore: a taken identifier stays with its holder). Only from claims usable
-        for identity: under `identity_verification: required` a soft call's email is a trait
-        of the contact, never a key that later finds the contact (a form, an import)."""
+        (insert-or-ignore: a taken identifier stays with its holder). Callers pass only the
+        traits of claims usable for identity (`_usable`): under `identity_verification:
+        required` a soft call's email is a trait of the contact, never a key that later finds
+        the contact (a form, an import)."""
         found = identifiers_from_traits(traits, caller.workspace.default_region)
         contacts.claim_identifiers(self.conn, caller.workspace.id, contact_id, found, self.now)
 

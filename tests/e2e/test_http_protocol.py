@@ -1,15 +1,18 @@
-"""The HTTP connection as a client's kernel sees it: each answer in one TCP segment, and
-`Expect: 100-continue` honoured before the body is sent."""
+"""The HTTP connection as a client's kernel sees it: each answer in one TCP segment,
+`Expect: 100-continue` honoured before the body is sent, pipelined requests answered in order,
+and the connection kept or closed as the client and a stopping server ask."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import struct
+import time
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .support import Server, Workspace, basic, uid
+from .support import Server, Workspace, basic, free_port, start_server, stop_server, uid
 
 # Linux `struct tcp_info`: tcpi_segs_in, the segments this socket received, is the u32 at 140.
 TCP_INFO_SEGS_IN = 140
@@ -109,3 +112,117 @@ def test_head_requests_and_pipelined_requests_are_answered_in_order(server: Serv
     (_, _, first), (_, head_length, nothing), (_, _, third) = answers
     assert json.loads(first)["status"] == "ok" and third == first
     assert nothing == b"" and head_length == len(first)
+
+
+def _track(vid: str, n: int) -> bytes:
+    return json.dumps({"anonymousId": vid, "event": "Tapped", "messageId": f"{vid}-{n}"}).encode()
+
+
+def test_pipelined_ingest_and_other_requests_are_answered_in_order(
+    server: Server, workspace: Workspace
+):
+    """Ingest requests are served by the protocol itself, the rest by the application: sent
+    back to back on one connection, each is answered in its turn, errors in the envelope."""
+    key = basic(workspace.write_key)
+    vid = uid("vid_")
+    batch = json.dumps({"batch": [{**json.loads(_track(vid, 2)), "type": "track"}]}).encode()
+    requests = [
+        _request("/v1/track", _track(vid, 1), key),
+        b"GET /healthz HTTP/1.1\r\nHost: seam\r\n\r\n",
+        _request("/v1/track", _track(vid, 9), basic("wk_not_a_key")),
+        _request("/v1/batch", batch, key),
+        _request("/v1/track", b"{not json", key),
+        _request("/v1/track/", _track(vid, 3), key),
+    ]
+    with _connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(b"".join(requests))
+        answers = [_read_from(stream) for _ in requests]
+    statuses = [int(status.split()[1]) for status, _, _ in answers]
+    assert statuses == [200, 200, 401, 200, 400, 200]
+    bodies = [json.loads(body) for _, _, body in answers]
+    assert bodies[0] == {"status": "success"} and bodies[1]["status"] == "ok"
+    assert bodies[2]["error"]["code"] == "invalid_key"
+    assert bodies[3]["accepted"] == 1
+    assert bodies[4]["error"]["code"] == "invalid_json"
+    stored = sorted(e["message_id"] for e in workspace.events(anonymous_id=vid))
+    assert stored == [f"{vid}-1", f"{vid}-2", f"{vid}-3"]
+
+
+def _head_and_rest(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of the one answer on a connection the server then closes."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_an_http_1_0_client_or_connection_close_gets_its_answer_and_the_connection_closes(
+    server: Server, workspace: Workspace
+):
+    vid = uid("vid_")
+    key = basic(workspace.write_key)
+    http_1_0 = _request("/v1/track", _track(vid, 1), key).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    closing = _request("/v1/track", _track(vid, 2), {**key, "Connection": "close"})
+    for request in (http_1_0, closing):
+        with _connect(server) as sock:
+            sock.sendall(request)
+            head, body = _head_and_rest(sock)  # returns only once the server closes
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert b"\r\nconnection: close" in head.lower()
+        assert json.loads(body) == {"status": "success"}
+    assert len(workspace.events(anonymous_id=vid)) == 2
+
+
+def test_a_chunked_body_sent_in_pieces_is_read_whole(server: Server, workspace: Workspace):
+    vid = uid("vid_")
+    body = _track(vid, 1)
+    head = "\r\n".join(
+        [
+            "POST /v1/track HTTP/1.1",
+            "Host: seam",
+            "Transfer-Encoding: chunked",
+            "Content-Type: application/json",
+            *(f"{name}: {value}" for name, value in basic(workspace.write_key).items()),
+        ]
+    )
+    half = len(body) // 2
+    with _connect(server) as sock, sock.makefile("rb") as stream:
+        sock.sendall(f"{head}\r\n\r\n".encode())
+        for piece in (body[:half], body[half:]):
+            sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            time.sleep(0.05)  # each piece in its own segment, the first read alone
+        sock.sendall(b"0\r\n\r\n")
+        status, _, answer = _read_from(stream)
+    assert status.startswith(b"HTTP/1.1 200 "), status
+    assert json.loads(answer) == {"status": "success"}
+    assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Tapped"]
+
+
+def test_a_request_in_flight_when_the_server_stops_is_answered_and_stored(
+    server: Server, workspace: Workspace, tmp_path
+):
+    """SIGTERM while a client is still sending its event: the server finishes the request,
+    answers it with `connection: close`, then exits; the event is stored."""
+    second = Server(
+        server.backend, server.db_url, f"http://127.0.0.1:{free_port()}", tmp_path / "second.log"
+    )
+    start_server(second)
+    assert second.process is not None
+    vid = uid("vid_")
+    request = _request("/v1/track", _track(vid, 1), basic(workspace.write_key))
+    try:
+        with _connect(second) as sock:
+            sock.sendall(request[:-10])
+            time.sleep(0.3)  # the server has read the head and waits for the body
+            second.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            sock.sendall(request[-10:])
+            head, body = _head_and_rest(sock)
+        assert second.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        stop_server(second)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert b"\r\nconnection: close" in head.lower()
+    assert json.loads(body) == {"status": "success"}
+    assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Tapped"]

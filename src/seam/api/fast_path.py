@@ -6,6 +6,10 @@ Starlette's error middlewares, router and endpoint wrapper cost ~55 µs of the ~
 single-event ingest request took (CPU time measured A/B under wrk), and these endpoints are the
 ones a site calls for every page view. The handlers, the error envelope and the exception
 handlers are the application's own, so an answer is byte for byte what the router would give.
+
+`seam serve`'s HTTP protocol (`seam.http_protocol`) goes one step further: it asks
+`handler_for` which requests are ingest requests and calls `respond` itself, without ASGI. The
+ASGI path here serves them under any other ASGI server.
 """
 
 from __future__ import annotations
@@ -43,11 +47,10 @@ class IngestFastPath:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "POST" and not scope.get("root_path"):
-            handler = self._handlers.get(scope["path"])
-            if handler is not None:
-                await self._serve(handler, scope, receive, send)
-                return
+        handler = self.handler_for(scope)
+        if handler is not None:
+            await self._serve(handler, scope, receive, send)
+            return
         state = self.app.seam
 
         async def counted(message: Message) -> None:
@@ -57,7 +60,14 @@ class IngestFastPath:
 
         await self.app(scope, receive, counted)
 
-    async def _serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
+    def handler_for(self, scope: Scope) -> Handler | None:
+        """The ingest handler that serves this request, if one does."""
+        if scope["method"] == "POST" and not scope.get("root_path"):
+            return self._handlers.get(scope["path"])
+        return None
+
+    async def respond(self, handler: Handler, scope: Scope, receive: Receive) -> Response:
+        """The response `handler` gives, or the application's error response."""
         scope["app"] = self.app
         request = Request(scope, receive)
         try:
@@ -65,6 +75,10 @@ class IngestFastPath:
         except Exception as exc:
             response = await self._exception_handler(exc)(request, exc)
         self.app.seam.count(f"requests_{response.status_code}")  # for /metrics
+        return response
+
+    async def _serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.respond(handler, scope, receive)
         await response(scope, receive, send)
 
     def _exception_handler(self, exc: Exception) -> ExceptionHandler:

@@ -109,7 +109,7 @@ def _bench_seam(
 ) -> None:
     raw = {f.name: f.value for f in out.figures if f.is_ceiling and f.value}
     goal = THROUGHPUT_TARGET_RATIO
-    # Seam's ingest endpoints run in front of Starlette: judged against the bare ASGI endpoint
+    # Seam's ingest endpoints run beneath Starlette and ASGI: judged against the bare ASGI endpoint
     # (its own stack) and, as the GUIDE defines the ceiling, the Starlette one.
     trivial: list[Reference] = [
         ("trivial, bare ASGI", raw[ceilings.TRIVIAL_ASGI], goal),

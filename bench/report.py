@@ -164,8 +164,8 @@ def write_markdown(
         "- trivial endpoints: `uvicorn bench.trivial_app:app --workers 1 --loop uvloop "
         "--http httptools` (Starlette + msgspec Struct decode, the GUIDE's ceiling) and the same "
         "with `bench.trivial_asgi:app` (a bare ASGI function decoding the same Struct: Seam "
-        "serves its ingest endpoints in front of Starlette, so this is the floor of its own "
-        "stack and the ratio that counts for single-event ingest), each "
+        "serves its ingest endpoints beneath Starlette and ASGI, so this is the floor of its own "
+        "stack and a stricter ratio than the GUIDE's), each "
         f"`wrk -t{profile.wrk_threads} -c{profile.wrk_connections} -d{profile.wrk_seconds}s "
         "-s bench/wrk/ingest.lua URL -- track …` after a "
         f"{profile.wrk_warmup_seconds} s warm-up.",

@@ -1,5 +1,5 @@
 """The trivial-endpoint ceiling on Starlette, doing nothing but decode + reply (the GUIDE's
-ceiling; Seam's ingest endpoints run in front of Starlette, see `bench.trivial_asgi`).
+ceiling; Seam's ingest endpoints run beneath Starlette, see `bench.trivial_asgi`).
 
 Served by `uvicorn bench.trivial_app:app --loop uvloop --http httptools --workers 1`. The
 message is decoded into a typed msgspec Struct like a real ingest handler would.

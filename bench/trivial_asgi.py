@@ -1,7 +1,7 @@
 """The trivial-endpoint ceiling without a framework: uvicorn calling a bare ASGI function.
 
-Seam serves its ingest endpoints in front of Starlette (`seam.api.fast_path`), so this is the
-floor of its own stack: read the body, decode it into the same typed msgspec Struct as
+Seam serves its ingest endpoints beneath Starlette and ASGI (`seam.http_protocol`), so this is
+the floor of its own stack: read the body, decode it into the same typed msgspec Struct as
 `bench.trivial_app`, answer the same bytes. Served by `uvicorn bench.trivial_asgi:app --loop
 uvloop --http httptools --workers 1`.
 """

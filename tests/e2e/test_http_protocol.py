@@ -216,7 +216,8 @@ def test_a_request_in_flight_when_the_server_stops_is_answered_and_stored(
             sock.sendall(request[:-10])
             time.sleep(0.3)  # the server has read the head and waits for the body
             second.process.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
+            # With --workers, uvicorn's supervisor may take half a second to stop its workers.
+            time.sleep(1.5)
             sock.sendall(request[-10:])
             head, body = _head_and_rest(sock)
         assert second.process.wait(timeout=30) in (0, -signal.SIGTERM)

@@ -5,14 +5,28 @@ and the connection kept or closed as the client and a stopping server ask."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .support import Server, Workspace, basic, free_port, start_server, stop_server, uid
+import httpx
+
+from .support import (
+    Server,
+    Workspace,
+    basic,
+    free_port,
+    start_server,
+    stop_server,
+    uid,
+    wait_until_healthy,
+)
 
 # Linux `struct tcp_info`: tcpi_segs_in, the segments this socket received, is the u32 at 140.
 TCP_INFO_SEGS_IN = 140
@@ -227,3 +241,40 @@ def test_a_request_in_flight_when_the_server_stops_is_answered_and_stored(
     assert b"\r\nconnection: close" in head.lower()
     assert json.loads(body) == {"status": "success"}
     assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Tapped"]
+
+
+def test_the_application_serves_ingest_under_a_plain_asgi_server(
+    server: Server, workspace: Workspace, tmp_path
+):
+    """`seam serve`'s protocol answers ingest requests itself; the application answers them
+    the same way under any ASGI server (here uvicorn with its own protocol), trailing slash
+    included, errors in the envelope."""
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    command = [
+        sys.executable, "-m", "uvicorn", "seam.app:app_from_env", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--http", "httptools",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "SEAM_DATABASE_URL": server.db_url},
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    vid = uid("vid_")
+    try:
+        wait_until_healthy(base_url, process, log)
+        key = basic(workspace.write_key)
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            for path, n in (("/v1/track", 1), ("/v1/track/", 2)):
+                answer = http.post(path, content=_track(vid, n), headers=key)
+                assert answer.status_code == 200 and answer.json() == {"status": "success"}
+            refused = http.post("/v1/track", content=_track(vid, 3), headers=basic("wk_nope"))
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_key"
+    stored = sorted(e["message_id"] for e in workspace.events(anonymous_id=vid))
+    assert stored == [f"{vid}-1", f"{vid}-2"]

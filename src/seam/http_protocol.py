@@ -6,8 +6,10 @@ Ingest requests (`IngestFastPath.handler_for`) are the ones a site sends for eve
 Their handlers return a whole response, so the protocol calls them itself and writes the
 answer in one piece: no ASGI task wrapper, proxy-headers middleware (the ingest handlers read
 neither the client's address nor the scheme), `receive`/`send` messages nor uvicorn's header
-checks. Measured under single-event load on PostgreSQL (paired 5 s runs against the Starlette
-endpoint): 0.395 -> 0.432 of the endpoint, 1.09 times, better in 3 rounds of 4. uvicorn's
+checks. Measured under single-event load (two servers, the ASGI path and this one, each 5 s
+run between two runs of the Starlette endpoint): PostgreSQL 0.417 -> 0.482 of the endpoint,
+1.16 times, better in 6 rounds of 6 (1.09 times, 3 of 4, in a slower hour); SQLite 0.338 ->
+0.420, 1.24 times, 4 of 4. uvicorn's
 request cycle is still made for each request and keeps the connection's state (keep-alive,
 pipelining, `Expect: 100-continue`, a client gone, a server stopping), as for any request.
 

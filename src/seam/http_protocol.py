@@ -50,27 +50,25 @@ class SeamHttpProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         """Serve the request: an ingest request by its handler directly, any other through
         the application (uvicorn calls this for each request in turn, pipelined ones too)."""
-        handler = (
-            self._ingest.handler_for(cast(Scope, cycle.scope))
-            if self._ingest is not None and app is self.app
-            else None
-        )
-        if handler is None:
+        ingest = self._ingest if app is self.app else None
+        handler = ingest.handler_for(cast(Scope, cycle.scope)) if ingest is not None else None
+        if ingest is None or handler is None:
             cycle.transport = HeadWithBody(cycle.transport, self.loop)
             super()._start_asgi_task(cycle, app)
             return
-        task = self.loop.create_task(self._serve_ingest(cycle, handler))
+        task = self.loop.create_task(self._serve_ingest(cycle, ingest, handler))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
-    async def _serve_ingest(self, cycle: RequestResponseCycle, handler: Handler) -> None:
+    async def _serve_ingest(
+        self, cycle: RequestResponseCycle, ingest: IngestFastPath, handler: Handler
+    ) -> None:
         """What uvicorn's cycle does for an ASGI application (`run_asgi`, `send`), for an
         answer known whole: the body comes from `cycle.receive` (which also answers
         `Expect: 100-continue` and notices a client gone), the head and body go out in one
         write, and the connection then carries on (or closes) as uvicorn would have it."""
-        assert self._ingest is not None
         try:
-            response = await self._ingest.respond(
+            response = await ingest.respond(
                 handler, cast(Scope, cycle.scope), cast(Receive, cycle.receive)
             )
         except Exception as exc:  # the application's handlers answer every error: a bug
@@ -84,7 +82,8 @@ class SeamHttpProtocol(HttpToolsProtocol):
             return
         cycle.response_started = True
         head = self.server_state.default_headers + response.raw_headers
-        self.transport.write(_http_response(response.status_code, head, response.body, cycle))
+        answer = _http_response(response.status_code, head, response.body, cycle.keep_alive)
+        self.transport.write(answer)
         cycle.response_complete = True
         cycle.message_event.set()
         if not cycle.keep_alive:
@@ -96,12 +95,12 @@ def _http_response(
     status: int,
     headers: list[tuple[bytes, bytes]],
     body: bytes | memoryview,
-    cycle: RequestResponseCycle,
+    keep_alive: bool,
 ) -> bytes:
     content: list[bytes | memoryview] = [STATUS_LINE[status]]
     for name, value in headers:
         content += (name, b": ", value, b"\r\n")
-    if not cycle.keep_alive:  # an HTTP/1.0 client, `Connection: close`, or a server stopping
+    if not keep_alive:  # an HTTP/1.0 client, `Connection: close`, or a server stopping
         content.append(b"connection: close\r\n")
     content += (b"\r\n", body)
     return b"".join(content)

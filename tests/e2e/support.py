@@ -81,6 +81,10 @@ class Server:
     def cli_json(self, *args: str) -> Any:
         return _json_from_output(self.cli(*args).stdout)
 
+    def beside(self, log_path: Path) -> Server:
+        """Another server on this one's database and a free port, not started yet."""
+        return Server(self.backend, self.db_url, f"http://127.0.0.1:{free_port()}", log_path)
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

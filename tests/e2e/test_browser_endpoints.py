@@ -23,7 +23,6 @@ from e2e.support import (
     basic,
     expect,
     expect_error,
-    free_port,
     start_server,
     stop_server,
     uid,
@@ -429,9 +428,7 @@ def test_cookieless_fingerprint_ignores_x_forwarded_for_from_an_untrusted_peer(
     """A client that is not a trusted proxy cannot name another address (and so write to the
     fingerprint of another visitor behind it): its own connection's address counts."""
     ws = cookieless_workspace(server, http)
-    untrusting = Server(
-        server.backend, server.db_url, f"http://127.0.0.1:{free_port()}", tmp_path / "s.log"
-    )
+    untrusting = server.beside(tmp_path / "s.log")
     start_server(untrusting, "--forwarded-allow-ips", "10.255.255.1")
     try:
         with httpx.Client(base_url=untrusting.base_url, timeout=10) as client:

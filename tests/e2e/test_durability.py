@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from .support import Server, Workspace, basic, free_port, start_server, stop_server, uid
+from .support import Server, Workspace, basic, start_server, stop_server, uid
 
 
 def test_acknowledged_events_survive_a_killed_server(
@@ -16,9 +16,7 @@ def test_acknowledged_events_survive_a_killed_server(
 ):
     """A second `seam serve` on the same database takes batches from 6 clients and is killed with
     SIGKILL mid-stream; every batch it acknowledged is then readable through the first server."""
-    second = Server(
-        server.backend, server.db_url, f"http://127.0.0.1:{free_port()}", tmp_path / "second.log"
-    )
+    second = server.beside(tmp_path / "second.log")
     start_server(second)
     vid = uid("vid_")
     acknowledged: list[str] = []

@@ -45,6 +45,10 @@ def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def _track(vid: str, n: int) -> bytes:
+    return json.dumps({"anonymousId": vid, "event": "Tapped", "messageId": f"{vid}-{n}"}).encode()
+
+
 def _read_from(stream: BinaryIO, *, has_body: bool = True) -> tuple[bytes, int, bytes]:
     """(status line, Content-Length, body) of the next response on a connection."""
     status = stream.readline()
@@ -69,8 +73,7 @@ def test_each_answer_arrives_in_one_tcp_segment(server: Server, workspace: Works
         vid = uid("vid_")
         before = _segments_in(sock)
         for n in range(40):
-            body = json.dumps({"anonymousId": vid, "event": "Tapped", "messageId": f"{vid}-{n}"})
-            sock.sendall(_request("/v1/track", body.encode(), headers))
+            sock.sendall(_request("/v1/track", _track(vid, n), headers))
             status, _, answer = _read_from(stream)
             assert status.startswith(b"HTTP/1.1 200 "), status
             assert json.loads(answer) == {"status": "success"}
@@ -126,10 +129,6 @@ def test_head_requests_and_pipelined_requests_are_answered_in_order(server: Serv
     (_, _, first), (_, head_length, nothing), (_, _, third) = answers
     assert json.loads(first)["status"] == "ok" and third == first
     assert nothing == b"" and head_length == len(first)
-
-
-def _track(vid: str, n: int) -> bytes:
-    return json.dumps({"anonymousId": vid, "event": "Tapped", "messageId": f"{vid}-{n}"}).encode()
 
 
 def test_pipelined_ingest_and_other_requests_are_answered_in_order(
@@ -218,9 +217,7 @@ def test_a_request_in_flight_when_the_server_stops_is_answered_and_stored(
 ):
     """SIGTERM while a client is still sending its event: the server finishes the request,
     answers it with `connection: close`, then exits; the event is stored."""
-    second = Server(
-        server.backend, server.db_url, f"http://127.0.0.1:{free_port()}", tmp_path / "second.log"
-    )
+    second = server.beside(tmp_path / "second.log")
     start_server(second)
     assert second.process is not None
     vid = uid("vid_")

@@ -46,6 +46,52 @@ class SeamHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ingest = _ingest_fast_path(self.app)
+        # When the connection last became idle (its last answer sent, nothing new arrived):
+        # None while a request is under way.
+        self._idle_since: float | None = None
+
+    # uvicorn arms a keep-alive timer after every answer and cancels it when the next request
+    # arrives: with uvloop a timer of libuv made and stopped for each request, ~1.7 µs of it.
+    # Here one timer stays armed while the connection is in use and, when it fires, closes
+    # the connection only if it has been idle for the whole keep-alive time since its last
+    # answer; else it is armed again for what is left of it.
+
+    def _unset_keepalive_if_required(self) -> None:
+        """Data arrived, the connection is lost, or an answer is complete: not idle."""
+        self._idle_since = None
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, arming the keep-alive timer only if none is armed."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self._arm_keep_alive(self.timeout_keep_alive)
+
+    def _arm_keep_alive(self, delay: float) -> None:
+        self.timeout_keep_alive_task = self.loop.call_later(delay, self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # in use: its next answer arms the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self._arm_keep_alive(left)
+        else:
+            self.timeout_keep_alive_handler()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+        super().connection_lost(exc)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         """Serve the request: an ingest request by its handler directly, any other through

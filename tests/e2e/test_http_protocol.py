@@ -212,6 +212,31 @@ def test_a_chunked_body_sent_in_pieces_is_read_whole(server: Server, workspace: 
     assert [e["event"] for e in workspace.events(anonymous_id=vid)] == ["Tapped"]
 
 
+# uvicorn's default, which `seam serve` keeps.
+KEEP_ALIVE_SECONDS = 5
+
+
+def test_a_connection_in_use_stays_open_and_an_idle_one_closes_after_the_keep_alive_time(
+    server: Server, workspace: Workspace
+):
+    """Requests 2 s apart for longer than the keep-alive time are all answered on one
+    connection; once it is left idle, the server closes it after the keep-alive time."""
+    headers = {**basic(workspace.write_key), "Content-Type": "application/json"}
+    vid = uid("vid_")
+    with _connect(server) as sock, sock.makefile("rb") as stream:
+        for n in range(4):
+            if n:
+                time.sleep(2)
+            sock.sendall(_request("/v1/track", _track(vid, n), headers))
+            status, _, _ = _read_from(stream)
+            assert status.startswith(b"HTTP/1.1 200 "), status
+        answered = time.monotonic()
+        assert stream.read(1) == b""  # blocks until the server closes the connection
+        idle = time.monotonic() - answered
+    assert KEEP_ALIVE_SECONDS - 0.5 < idle < KEEP_ALIVE_SECONDS + 3, idle
+    assert len(workspace.events(anonymous_id=vid)) == 4
+
+
 def test_a_request_in_flight_when_the_server_stops_is_answered_and_stored(
     server: Server, workspace: Workspace, tmp_path
 ):

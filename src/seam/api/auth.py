@@ -19,8 +19,19 @@ from .rate_limits import TokenBucket, share_of_limit
 from .state import AppState, Cached, Principal, app_state
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header `name` (lower case, as servers hand header names to
+    the application). Starlette's `request.headers` builds a `Headers` for the request and
+    raises and catches a KeyError for every header absent: ~2 µs of an ingest request, which
+    reads three of them."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def key_from_headers(request: Request) -> str | None:
-    return key_from_authorization(request.headers.get("authorization", ""))
+    return key_from_authorization(header(request, b"authorization") or "")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -16,7 +16,7 @@ from seam.ingest.body import MAX_BODY, MAX_MESSAGE, decode_json, decompress, enc
 from seam.ingest.message import Message, Rejection, validate
 from seam.ingest.writer import Job
 
-from .auth import authenticate, key_from_headers
+from .auth import authenticate, header, key_from_headers
 from .envelope import JSON
 from .state import Principal, app_state
 
@@ -27,7 +27,7 @@ RAW_BODY_LIMIT = MAX_BODY + 64 * 1024
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared and declared.isdigit() and int(declared) > RAW_BODY_LIMIT:
         raise PayloadTooLarge(f"the request body exceeds {MAX_BODY} bytes")
     chunks: list[bytes] = []
@@ -44,7 +44,7 @@ async def read_body(request: Request) -> bytes:
         chunks.append(chunk)
         more = message.get("more_body", False)
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return decompress(data, request.headers.get("content-encoding"))
+    return decompress(data, header(request, b"content-encoding"))
 
 
 def body_key(payload: Any) -> str | None:

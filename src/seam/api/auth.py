@@ -26,7 +26,7 @@ def header(request: Request, name: bytes) -> str | None:
     reads three of them."""
     for key, value in request.scope["headers"]:
         if key == name:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 

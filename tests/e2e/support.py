@@ -119,11 +119,12 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(server: Server, *options: str) -> None:
-    """Migrate, then run `seam serve` on the server's database and port with `options`."""
+def start_server(server: Server, *options: str, env: dict[str, str] | None = None) -> None:
+    """Migrate, then run `seam serve` on the server's database and port with `options` (and
+    the settings `env` gives)."""
     server.cli("migrate")
     port = int(server.base_url.rsplit(":", 1)[1])
-    env = _cli_env()
+    env = {**_cli_env(), **(env or {})}
     log = server.log_path.open("wb")
     command = [SEAM, "serve", "--db", server.db_url, "--host", "127.0.0.1", "--port", str(port)]
     command += options

@@ -277,6 +277,35 @@ def test_a_preflight_without_a_key_is_granted_only_to_origins_of_some_workspace(
     assert workspace.events(anonymous_id=anon) == []
 
 
+def test_requests_naming_no_workspace_read_the_workspaces_once_a_key_cache_period(
+    server: Server, workspace: Workspace, tmp_path: Any
+) -> None:
+    """A preflight without a key and a session identify name no workspace, and nobody
+    authenticates them: a server caching keys for 30 s reads the workspaces once for them and
+    answers from that (a new domain and a new app key count there only after the cache
+    period), while the test server, which caches nothing, sees the change at once."""
+    asked = {"Origin": "https://late.example.org", "Access-Control-Request-Method": "POST"}
+    secret = hs_secret()
+    token = app_token({"sub": "usr-late"}, secret, "HS256")
+    cached = server.beside(tmp_path / "cached.log")
+    start_server(cached, env={"SEAM_KEY_CACHE_SECONDS": "30"})
+    try:
+        with httpx.Client(base_url=cached.base_url, timeout=10) as client:
+            there = dataclasses.replace(workspace, server=cached, http=client)
+            before = there.http.options("/v1/t", headers=asked)
+            assert "access-control-allow-origin" not in before.headers
+            workspace.update("--domain", "example.com", "--domain", "late.example.org")
+            workspace.update("--jwt-secret", secret)
+            after = there.http.options("/v1/t", headers=asked)
+            assert "access-control-allow-origin" not in after.headers
+            expect_error(identify_session(there, uid("s-"), token), 401, "invalid_token")
+    finally:
+        stop_server(cached)
+    now = workspace.http.options("/v1/t", headers=asked)
+    assert now.headers.get("access-control-allow-origin") == "https://late.example.org"
+    expect_error(identify_session(workspace, uid("s-"), token), 404)
+
+
 def test_collect_keeps_good_messages_of_a_partly_bad_batch(workspace: Workspace) -> None:
     anon = uid("v-")
     r = collect(

@@ -14,7 +14,6 @@ from starlette.routing import Route
 from seam.clock import now_us
 from seam.errors import Forbidden, SeamError
 from seam.ingest.body import decode_json
-from seam.store import workspaces as ws_store
 
 from .auth import authenticate, key_from_headers, key_owner
 from .browser import (
@@ -136,7 +135,7 @@ async def preflight(request: Request) -> Response:
 
 
 async def _some_workspace_allows(request: Request, host: str) -> bool:
-    workspaces = await app_state(request).read(ws_store.list_workspaces)
+    workspaces = await app_state(request).all_workspaces()
     return any(host_allowed(host, ws.domains) for ws in workspaces)
 
 

@@ -18,7 +18,6 @@ from seam.ingest import decisions
 from seam.ingest.apply import Caller, IdentifyOutcome, Ingestion
 from seam.ingest.message import Message
 from seam.store import audit, contacts, timelines, visitors
-from seam.store import workspaces as ws_store
 from seam.store.workspaces import Workspace
 
 from .envelope import JSON
@@ -33,6 +32,8 @@ async def identify_session(request: Request) -> Response:
         raise Unauthorized("a Bearer token from your app is required", code="missing_token")
     session_id = request.path_params["session_id"]
 
+    workspaces = await state.all_workspaces()
+
     def find() -> list[tuple[Workspace, str, str | None]]:
         """(workspace, sub, the session's visitor there) for every workspace whose app key
         verifies the token."""
@@ -41,7 +42,7 @@ async def identify_session(request: Request) -> Response:
             return state.db.read(lambda conn: timelines.visitor_of_session(conn, ws.id, session_id))
 
         found = []
-        for workspace in state.db.read(ws_store.list_workspaces):
+        for workspace in workspaces:
             sub = verify_app_token(token.strip(), workspace)
             if sub is not None:
                 found.append((workspace, sub, visitor_in(workspace)))

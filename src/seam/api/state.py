@@ -19,6 +19,7 @@ from seam.ids import new_id
 from seam.ingest.apply import Caller
 from seam.ingest.writer import Writer
 from seam.settings import Settings
+from seam.store import workspaces as ws_store
 from seam.store.engine import Database
 from seam.store.workspaces import ApiKey, Workspace
 
@@ -59,7 +60,10 @@ class AppState:
     # One database read per key at a time: when a cached key expires under load, the requests
     # that arrive meanwhile wait for that read instead of each starting their own.
     key_reads: dict[str, asyncio.Future[Principal | None]] = field(default_factory=dict)
-    workspaces: dict[str, tuple[Workspace, float]] = field(default_factory=dict)
+    # Every workspace, for the requests that name none (a CORS preflight without a key, a
+    # session identify): (until when it is trusted, the list), and the read under way.
+    every_workspace: tuple[float, list[Workspace]] | None = None
+    every_workspace_read: asyncio.Future[list[Workspace]] | None = None
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     # Requests each key was let through since `counted_since` (monotonic seconds), published
     # with the next heartbeat; and what the other processes published (requests a second).
@@ -81,6 +85,28 @@ class AppState:
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Read-only database work off the event loop (see `Database.read`)."""
         return await run_in_threadpool(self.db.read, work)
+
+    async def all_workspaces(self) -> list[Workspace]:
+        """Every workspace, read at most once per key cache period (as keys are), one read
+        at a time: the requests that need them present no key, so anybody could otherwise
+        make the server read the whole table with each request."""
+        cached = self.every_workspace
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        if self.every_workspace_read is None:
+            self.every_workspace_read = asyncio.ensure_future(self._read_all_workspaces())
+            self.every_workspace_read.add_done_callback(self._all_workspaces_read)
+        return await asyncio.shield(self.every_workspace_read)
+
+    async def _read_all_workspaces(self) -> list[Workspace]:
+        read_at = time.monotonic()
+        found = await self.read(ws_store.list_workspaces)
+        if self.settings.key_cache_seconds > 0:
+            self.every_workspace = (read_at + self.settings.key_cache_seconds, found)
+        return found
+
+    def _all_workspaces_read(self, _: asyncio.Future[list[Workspace]]) -> None:
+        self.every_workspace_read = None
 
 
 class SeamApp(Starlette):

@@ -52,8 +52,9 @@ class SeamHttpProtocol(HttpToolsProtocol):
 
     # uvicorn arms a keep-alive timer after every answer and cancels it when the next request
     # arrives: with uvloop a timer of libuv made and stopped for each request (1.7 µs alone;
-    # 12.8 -> 12.3 µs a request through this protocol in process, fake socket). Here one timer stays armed while the connection is in use and, when it fires, closes
-    # the connection only if it has been idle for the whole keep-alive time since its last
+    # 12.8 -> 12.3 µs a request through this protocol in process, fake socket). Here one
+    # timer stays armed while the connection is in use and, when it fires, closes the
+    # connection only if it has been idle for the whole keep-alive time since its last
     # answer; else it is armed again for what is left of it.
 
     def _unset_keepalive_if_required(self) -> None:

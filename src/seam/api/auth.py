@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import hmac
-import time
+from collections.abc import Awaitable
 
 from sqlalchemy import Connection
 from starlette.requests import Request
@@ -16,7 +15,7 @@ from seam.store import workspaces as ws_store
 from seam.store.workspaces import ApiKey, Workspace, hash_key
 
 from .rate_limits import TokenBucket, share_of_limit
-from .state import AppState, Cached, Principal, app_state
+from .state import AppState, Principal, app_state
 
 
 def header(request: Request, name: bytes) -> str | None:
@@ -76,17 +75,9 @@ async def require(request: Request, scope: str) -> Principal:
     return await authenticate(request, key_from_headers(request), scope)
 
 
-async def _lookup(state: AppState, plain: str) -> Principal | None:
+def _lookup(state: AppState, plain: str) -> Awaitable[Principal | None]:
     digest = _digest(plain)
-    cached = state.keys.get(digest)
-    if cached is not None and cached.expires > time.monotonic():
-        return cached.principal
-    pending = state.key_reads.get(digest)
-    if pending is None:
-        pending = asyncio.ensure_future(_read_key(state, plain, digest))
-        state.key_reads[digest] = pending
-        pending.add_done_callback(lambda _: state.key_reads.pop(digest, None))
-    return await asyncio.shield(pending)
+    return state.keys.get(digest, _read_key, state, plain, digest)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,19 +92,11 @@ async def _read_key(state: AppState, plain: str, digest: str) -> Principal | Non
             return None, None
         return key, ws_store.get_workspace(conn, key.workspace_id)
 
-    read_at = time.monotonic()
     key, workspace = await state.read(read)
     # The index lookup finds the row; the final equality is checked in constant time.
-    found = (
-        Principal.of(key, workspace)
-        if key is not None and workspace is not None and hmac.compare_digest(key.key_hash, digest)
-        else None
-    )
-    if state.settings.key_cache_seconds > 0:
-        if len(state.keys) > 10_000:
-            state.keys.clear()
-        state.keys[digest] = Cached(found, read_at + state.settings.key_cache_seconds)
-    return found
+    if key is not None and workspace is not None and hmac.compare_digest(key.key_hash, digest):
+        return Principal.of(key, workspace)
+    return None
 
 
 def _rate_limit(state: AppState, key: ApiKey, workspace: Workspace) -> None:

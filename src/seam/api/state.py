@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 from starlette.applications import Starlette
@@ -24,6 +24,8 @@ from seam.store.engine import Database
 from seam.store.workspaces import ApiKey, Workspace
 
 T = TypeVar("T")
+V = TypeVar("V")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,38 @@ class Principal:
         return cls(key, workspace, caller)
 
 
-@dataclass
-class Cached:
-    principal: Principal | None
-    expires: float
+class SharedReads(Generic[V]):
+    """Values read from the database by key, each trusted for `seconds` after its read began
+    (0: never kept), and one read of a key at a time: when a value expires under load, the
+    requests that arrive meanwhile wait for that read instead of each starting their own."""
+
+    def __init__(self, seconds: float, limit: int = 10_000) -> None:
+        self.seconds = seconds
+        self.limit = limit  # beyond it the kept values are dropped (keys nobody holds)
+        self._kept: dict[str, tuple[float, V]] = {}
+        self._reading: dict[str, asyncio.Future[V]] = {}
+
+    async def get(
+        self, key: str, read: Callable[P, Awaitable[V]], *args: P.args, **kwargs: P.kwargs
+    ) -> V:
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        pending = self._reading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(key, read(*args, **kwargs)))
+            self._reading[key] = pending
+            pending.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _read(self, key: str, reading: Awaitable[V]) -> V:
+        read_at = time.monotonic()
+        value = await reading
+        if self.seconds > 0:
+            if len(self._kept) > self.limit:
+                self._kept.clear()
+            self._kept[key] = (read_at + self.seconds, value)
+        return value
 
 
 @dataclass
@@ -56,14 +86,10 @@ class AppState:
     settings: Settings
     db: Database
     writer: Writer
-    keys: dict[str, Cached] = field(default_factory=dict)
-    # One database read per key at a time: when a cached key expires under load, the requests
-    # that arrive meanwhile wait for that read instead of each starting their own.
-    key_reads: dict[str, asyncio.Future[Principal | None]] = field(default_factory=dict)
-    # Every workspace, for the requests that name none (a CORS preflight without a key, a
-    # session identify): (until when it is trusted, the list), and the read under way.
-    every_workspace: tuple[float, list[Workspace]] | None = None
-    every_workspace_read: asyncio.Future[list[Workspace]] | None = None
+    # Looked-up keys by digest, and every workspace for the requests that name none (a CORS
+    # preflight without a key, a session identify): trusted for the key cache period.
+    keys: SharedReads[Principal | None] = field(init=False)
+    workspace_list: SharedReads[list[Workspace]] = field(init=False)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     # Requests each key was let through since `counted_since` (monotonic seconds), published
     # with the next heartbeat; and what the other processes published (requests a second).
@@ -79,6 +105,10 @@ class AppState:
     live_processes: int = 1
     salt: tuple[str, str] | None = None  # (UTC day, that day's cookieless salt)
 
+    def __post_init__(self) -> None:
+        self.keys = SharedReads(self.settings.key_cache_seconds)
+        self.workspace_list = SharedReads(self.settings.key_cache_seconds)
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
@@ -87,26 +117,10 @@ class AppState:
         return await run_in_threadpool(self.db.read, work)
 
     async def all_workspaces(self) -> list[Workspace]:
-        """Every workspace, read at most once per key cache period (as keys are), one read
-        at a time: the requests that need them present no key, so anybody could otherwise
-        make the server read the whole table with each request."""
-        cached = self.every_workspace
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        if self.every_workspace_read is None:
-            self.every_workspace_read = asyncio.ensure_future(self._read_all_workspaces())
-            self.every_workspace_read.add_done_callback(self._all_workspaces_read)
-        return await asyncio.shield(self.every_workspace_read)
-
-    async def _read_all_workspaces(self) -> list[Workspace]:
-        read_at = time.monotonic()
-        found = await self.read(ws_store.list_workspaces)
-        if self.settings.key_cache_seconds > 0:
-            self.every_workspace = (read_at + self.settings.key_cache_seconds, found)
-        return found
-
-    def _all_workspaces_read(self, _: asyncio.Future[list[Workspace]]) -> None:
-        self.every_workspace_read = None
+        """Every workspace, read at most once per key cache period (as keys are): the
+        requests that need them present no key, so anybody could otherwise make the server
+        read the whole table with each request."""
+        return await self.workspace_list.get("", self.read, ws_store.list_workspaces)
 
 
 class SeamApp(Starlette):

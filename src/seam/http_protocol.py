@@ -58,7 +58,8 @@ class SeamHttpProtocol(HttpToolsProtocol):
     # answer; else it is armed again for what is left of it.
 
     def _unset_keepalive_if_required(self) -> None:
-        """Data arrived, the connection is lost, or an answer is complete: not idle."""
+        """Data arrived or the connection is lost (uvicorn's calls): not idle. The armed timer
+        stays; it finds the connection in use when it fires."""
         self._idle_since = None
 
     def on_response_complete(self) -> None:
